@@ -1,0 +1,46 @@
+# The two commands: `make run` serves the API, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format schema check-schema bench clean
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	exec $(BIN)/gunicorn --config python:notesite.gunicorn --bind 127.0.0.1:$(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Regenerate the committed OpenAPI schema after an API change.
+schema: $(VENV)/.installed-dev
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+# Fail if the committed schema is not what the code generates.
+check-schema: $(VENV)/.installed-dev
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
+	diff -u docs/openapi.yaml $(VENV)/openapi.yaml
+
+clean:
+	rm -rf $(VENV) staticfiles
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --requirement requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --requirement requirements-dev.txt
+	touch $@ $(VENV)/.installed

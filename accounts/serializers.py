@@ -1,0 +1,51 @@
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+
+User = get_user_model()
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class TokenSerializer(serializers.Serializer):
+    """What a successful login or registration answers."""
+
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    user = UserSerializer()
+
+
+class RegisterSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, style={"input_type": "password"}, trim_whitespace=False)
+
+    class Meta:
+        model = User
+        fields = ["username", "password"]
+
+    def validate_username(self, username):
+        # Case differences alone do not make a new name: "Alice" is "alice".
+        if User.objects.filter(username__iexact=username).exists():
+            raise serializers.ValidationError("A user with that username already exists.")
+        return username
+
+    def validate(self, attrs):
+        candidate = User(username=attrs["username"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+    def create(self, validated_data):
+        try:
+            with transaction.atomic():
+                return User.objects.create_user(**validated_data)
+        except IntegrityError:
+            # Lost a race with a registration of the same name.
+            raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from None

@@ -1,0 +1,255 @@
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import AuthToken, User
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, username, password):
+    return client.post("/api/auth/token/", {"username": username, "password": password}, format="json")
+
+
+def test_login_answers_a_token_with_its_expiry_and_user(api_client, user, password):
+    response = login(api_client, user.username, password)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "expires_at", "user"}
+    assert body["user"] == {"id": user.pk, "username": user.username}
+    expires_at = AuthToken.objects.get(user=user).expiry
+    assert timedelta(days=29) < expires_at - timezone.now() <= timedelta(days=30)
+
+
+def test_token_is_stored_only_as_a_digest(api_client, user, password):
+    token = login(api_client, user.username, password).json()["token"]
+
+    stored = AuthToken.objects.get(user=user)
+    assert token not in (stored.digest, stored.token_key)
+    assert len(stored.digest) == 128
+
+
+def test_wrong_password_is_400_non_field_errors_and_no_token(api_client, user):
+    response = login(api_client, user.username, "wrong password")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert not AuthToken.objects.exists()
+
+
+def test_unknown_user_is_the_same_400(api_client, db):
+    response = login(api_client, "nobody", "whatever")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+
+
+def test_missing_credentials_name_the_fields(api_client, db):
+    response = api_client.post("/api/auth/token/", {}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "password"}
+
+
+def test_inactive_user_cannot_log_in(api_client, user, password):
+    user.is_active = False
+    user.save()
+
+    assert login(api_client, user.username, password).status_code == 400
+
+
+def test_token_authenticates_requests(api_client, user, password):
+    token = login(api_client, user.username, password).json()["token"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    response = api_client.get("/api/auth/me/")
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Token",
+        "Token not-a-real-token",
+        "Token two words",
+        "Token \u00e9\u00e9\u00e9",
+        "Bearer abcdef",
+    ],
+)
+def test_missing_or_bad_token_is_401_with_www_authenticate(api_client, db, header):
+    if header is not None:
+        api_client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api_client.get("/api/notes/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert "detail" in response.json()
+
+
+def test_expired_token_is_401(api_client, user):
+    _, token = AuthToken.objects.create(user=user, expiry=timedelta(seconds=-1))
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    response = api_client.get("/api/auth/me/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_logout_revokes_only_this_token(user):
+    _, first = AuthToken.objects.create(user=user)
+    _, second = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+
+    response = client.post("/api/auth/logout/")
+
+    assert response.status_code == 204
+    assert client.get("/api/auth/me/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert client.get("/api/auth/me/").status_code == 200
+
+
+def test_logout_all_revokes_every_token_of_the_user(user, other_user):
+    _, first = AuthToken.objects.create(user=user)
+    _, second = AuthToken.objects.create(user=user)
+    AuthToken.objects.create(user=other_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+
+    response = client.post("/api/auth/logout-all/")
+
+    assert response.status_code == 204
+    assert not AuthToken.objects.filter(user=user).exists()
+    assert AuthToken.objects.filter(user=other_user).count() == 1
+    client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert client.get("/api/auth/me/").status_code == 401
+
+
+def test_logout_without_a_token_is_401(api_client, db):
+    assert api_client.post("/api/auth/logout/").status_code == 401
+    assert api_client.post("/api/auth/logout-all/").status_code == 401
+
+
+def test_me_requires_authentication(api_client, db):
+    assert api_client.get("/api/auth/me/").status_code == 401
+
+
+def test_session_login_reaches_the_api_for_the_browsable_pages(api_client, user):
+    api_client.force_login(user)
+
+    response = api_client.get("/api/auth/me/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert b"Log out" in response.content or user.username.encode() in response.content
+
+
+def test_registration_is_off_by_default(api_client, db):
+    response = api_client.post("/api/auth/register/", {"username": "new", "password": "x"}, format="json")
+
+    assert response.status_code == 403
+    assert "Sign-up is disabled" in response.json()["detail"]
+    assert not User.objects.filter(username="new").exists()
+
+
+@pytest.fixture
+def signup(settings):
+    settings.NOTES_ALLOW_SIGNUP = True
+
+
+def test_registration_creates_a_user_and_answers_a_working_token(api_client, signup, password):
+    response = api_client.post("/api/auth/register/", {"username": "newcomer", "password": password}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    user = User.objects.get(username="newcomer")
+    assert body["user"] == {"id": user.pk, "username": "newcomer"}
+    assert user.check_password(password)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
+    assert api_client.get("/api/auth/me/").json()["username"] == "newcomer"
+
+
+@pytest.mark.parametrize(
+    "weak_password",
+    ["short", "password", "12345678901", "newcomer123"],
+)
+def test_registration_applies_djangos_password_validators(api_client, signup, weak_password):
+    response = api_client.post(
+        "/api/auth/register/", {"username": "newcomer", "password": weak_password}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["password"]
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_registration_refuses_a_name_differing_only_in_case(api_client, signup, user, password):
+    response = api_client.post(
+        "/api/auth/register/", {"username": user.username.upper(), "password": password}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"username": ["A user with that username already exists."]}
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("username", ["", "has space", "a" * 151, "semi;colon"])
+def test_registration_refuses_bad_usernames(api_client, signup, password, username):
+    response = api_client.post("/api/auth/register/", {"username": username, "password": password}, format="json")
+
+    assert response.status_code == 400
+    assert "username" in response.json()
+
+
+def test_login_is_throttled_per_address_with_retry_after(api_client, user, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "register": "3/min"},
+    }
+    cache.clear()
+
+    statuses = [login(api_client, user.username, "wrong").status_code for _ in range(3)]
+    response = login(api_client, user.username, "wrong")
+
+    assert statuses == [400, 400, 400]
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    # Another address still gets through.
+    assert login(APIClient(REMOTE_ADDR="10.0.0.2"), user.username, "wrong").status_code == 400
+
+
+def test_registration_is_throttled_per_address(api_client, signup, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "register": "2/min"},
+    }
+    cache.clear()
+
+    for _ in range(2):
+        api_client.post("/api/auth/register/", {}, format="json")
+    response = api_client.post("/api/auth/register/", {}, format="json")
+
+    assert response.status_code == 429
+    assert "Retry-After" in response
+
+
+def test_throttle_counts_live_in_the_shared_database_cache(api_client, user, settings):
+    """Counts in the database are seen by every worker; LocMem would count per process."""
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    cache.clear()
+
+    login(api_client, user.username, "wrong")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM notes_cache")
+        keys = [row[0] for row in cursor.fetchall()]
+    assert any("throttle_login_127.0.0.1" in key for key in keys)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("token/", views.LoginView.as_view(), name="auth-token"),
+    path("register/", views.RegisterView.as_view(), name="auth-register"),
+    path("logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("logout-all/", views.LogoutAllView.as_view(), name="auth-logout-all"),
+    path("me/", views.MeView.as_view(), name="auth-me"),
+]

@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from drf_spectacular.utils import extend_schema
+from knox.settings import knox_settings
+from rest_framework import generics, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import TokenAuthentication
+from accounts.models import AuthToken
+from accounts.serializers import RegisterSerializer, TokenSerializer, UserSerializer
+from accounts.throttles import AddressRateThrottle
+
+
+def issue_token(request, user):
+    """Create a token for `user` and answer it with its expiry."""
+    instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return TokenSerializer({"token": token, "expires_at": instance.expiry, "user": user}).data
+
+
+class LoginView(generics.GenericAPIView):
+    """Exchange a username and password for an API token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AddressRateThrottle]
+    throttle_scope = "login"
+    serializer_class = AuthTokenSerializer
+
+    @extend_schema(responses={200: TokenSerializer}, auth=[])
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(issue_token(request, serializer.validated_data["user"]))
+
+
+class RegisterView(generics.GenericAPIView):
+    """Create an account and its first token (only when NOTES_ALLOW_SIGNUP is on)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AddressRateThrottle]
+    throttle_scope = "register"
+    serializer_class = RegisterSerializer
+
+    @extend_schema(responses={201: TokenSerializer}, auth=[])
+    def post(self, request):
+        if not settings.NOTES_ALLOW_SIGNUP:
+            raise PermissionDenied("Sign-up is disabled on this server: ask its administrator for an account.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.save()
+        return Response(issue_token(request, user), status=status.HTTP_201_CREATED)
+
+
+class LogoutView(APIView):
+    """Revoke the token that makes this request."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        request.auth.delete()
+        user_logged_out.send(sender=request.user.__class__, request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Revoke every token of the requesting user."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        AuthToken.objects.filter(user=request.user).delete()
+        user_logged_out.send(sender=request.user.__class__, request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(generics.RetrieveAPIView):
+    """The user making the request."""
+
+    serializer_class = UserSerializer
+
+    def get_object(self):
+        return self.request.user

@@ -1,0 +1,83 @@
+"""Project-wide fixtures and the rules for what may skip."""
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect tests written for the other database: they are not skips."""
+    vendor = "postgresql" if "postgresql" in django_settings.DATABASES["default"]["ENGINE"] else "sqlite"
+    other = "sqlite" if vendor == "postgresql" else "postgresql"
+    selected = [item for item in items if other not in item.keywords]
+    deselected = [item for item in items if other in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With NOTES_REQUIRE_ALL=1 (CI), a test that skips for a missing tool fails."""
+    report = yield
+    if report.skipped and os.environ.get("NOTES_REQUIRE_ALL") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"Skipped, but NOTES_REQUIRE_ALL=1 requires every test to run: {report.longrepr}"
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # A fast hasher: the real one costs ~200 ms per login.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Templates need no collectstatic manifest in tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(password=PASSWORD)
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(password=PASSWORD)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def client_with_token(user):
+    from accounts.models import AuthToken
+
+    _, token = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def auth_client(user):
+    """A REST client holding a real token of `user`."""
+    return client_with_token(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return client_with_token(other_user)

@@ -1,0 +1,75 @@
+"""HTTP conditional requests for notes: strong ETags built from `version`."""
+
+from django.utils.cache import parse_etags
+from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+
+from notes.services import VersionConflict, check_version
+
+
+def etag_for(note):
+    return f'"{note.version}"'
+
+
+def parse_versions(header):
+    """The versions an If-Match/If-None-Match header names; None for `*` or no header.
+
+    Weak tags (W/"3") are accepted as their strong form; a tag that is not a
+    version number names no version, so it never matches.
+    """
+    if header is None:
+        return None
+    tags = parse_etags(header)
+    if tags == ["*"]:
+        return None
+    versions = set()
+    for tag in tags:
+        value = tag.removeprefix("W/").strip('"')
+        if value.isascii() and value.isdigit() and len(value) <= 10:
+            versions.add(int(value))
+    return versions
+
+
+class ConditionalNoteMixin:
+    """ETag on every note answered; If-Match guards changes, If-None-Match reads.
+
+    A stale If-Match is refused before the request body is even looked at
+    (RFC 9110, 13.2.2), and checked again atomically where the change is made.
+    """
+
+    # What a 412 answers, for the schema: {"detail", "current", "changed_fields"}.
+    conflict_serializer_class = None
+
+    def if_match(self):
+        return parse_versions(self.request.headers.get("If-Match"))
+
+    def get_object(self):
+        note = super().get_object()
+        if self.request.method not in SAFE_METHODS:
+            check_version(note, self.if_match())
+        return note
+
+    def not_modified(self, note):
+        """A 304 answer if If-None-Match names the note's version, else None."""
+        header = self.request.headers.get("If-None-Match")
+        if header is None:
+            return None
+        versions = parse_versions(header)
+        if versions is None or note.version in versions:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(note)})
+        return None
+
+    def handle_exception(self, exc):
+        if isinstance(exc, VersionConflict):
+            return Response(
+                {
+                    "detail": f"The note has changed: it is at version {exc.note.version}. "
+                    "Merge your changes into `current` and retry with its ETag.",
+                    "current": self.get_serializer(exc.note).data,
+                    "changed_fields": exc.changed_fields,
+                },
+                status=status.HTTP_412_PRECONDITION_FAILED,
+                headers={"ETag": etag_for(exc.note)},
+            )
+        return super().handle_exception(exc)

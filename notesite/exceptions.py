@@ -1,0 +1,58 @@
+"""Every failure under /api/ answers JSON with a 4xx status, never a 500 page."""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import JsonResponse
+from django.views import defaults
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class RequestBodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+    def __init__(self, limit):
+        super().__init__(f"Request body too large: the limit is {limit} bytes.")
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus Django's request-size exceptions as clean 4xx answers."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = ParseError(str(exc))
+    return drf_exception_handler(exc, context)
+
+
+def _is_api(request):
+    return request.path_info.startswith("/api/")
+
+
+# Django's own error views, answering JSON under /api/ (unknown paths, bad
+# requests that never reach DRF).
+
+
+def bad_request(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)

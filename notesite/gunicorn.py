@@ -1,0 +1,48 @@
+"""gunicorn settings from the environment: `gunicorn -c python:notesite.gunicorn`.
+
+Any other gunicorn flag can be given in GUNICORN_CMD_ARGS.
+"""
+
+import os
+import sys
+
+wsgi_app = "notesite.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads overlap a worker's waits on the database; keep-alive saves a
+# connection setup per request for clients that reuse connections.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# A request that takes longer than this is killed and its worker replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Recycle workers now and then, so a slow leak can never grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+# Requests are logged by the app as JSON lines; gunicorn's own access log is
+# off unless asked for ("-" for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Proxies allowed to set X-Forwarded-Proto (NOTES_HTTPS deployments).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# No runtime control socket: several instances on one host would share its path.
+control_socket_disable = True
+
+
+def when_ready(server):
+    host, port = server.address[0][:2] if server.address else ("127.0.0.1", 8000)
+    if host in {"0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    base = f"http://{host}:{port}"
+    print(
+        f"\nNotes is serving on {base}\n"
+        f"  API (browsable):  {base}/api/\n"
+        f"  API docs:         {base}/api/docs/  (ReDoc: {base}/api/redoc/)\n"
+        f"  Admin:            {base}/admin/\n"
+        "Create a user:      .venv/bin/python manage.py createsuperuser\n"
+        "Stop with Ctrl-C.\n",
+        file=sys.stderr,
+        flush=True,
+    )

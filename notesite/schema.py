@@ -1,0 +1,90 @@
+"""OpenAPI generation: the error answers each operation can give, in one place.
+
+drf-spectacular documents the success answers from the views; the 4xx
+answers come from the mechanisms every view shares (authentication, parsing,
+throttling, conditional requests), so they are added here by looking at the
+view rather than repeated on each one.
+"""
+
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from notes.conditional import ConditionalNoteMixin
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Field-keyed messages; `non_field_errors` for the body as a whole.",
+    "additionalProperties": {},
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: field-keyed messages.",
+    "401": "Missing, invalid or expired token.",
+    "404": "No such object among the requesting user's.",
+    "413": "Request body over the size limit.",
+    "415": "Unsupported Content-Type.",
+    "429": "Too many requests; see Retry-After.",
+}
+
+
+class AutoSchema(openapi.AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if self.is_conditional_on_one():
+            if self.method == "GET":
+                responses["304"] = {"description": "Not modified: If-None-Match names the current version."}
+            else:
+                responses["412"] = self._get_response_for_code(self.view.conflict_serializer_class, "412")
+                responses["412"]["description"] = "If-Match names another version: nothing was changed."
+        for code in self.error_codes():
+            if code not in responses:
+                schema = VALIDATION_ERROR_SCHEMA if code == "400" else ErrorSerializer
+                responses[code] = self._get_response_for_code(schema, code, direction=direction)
+                responses[code]["description"] = ERROR_DESCRIPTIONS[code]
+        return responses
+
+    def error_codes(self):
+        has_body = self.method in {"POST", "PUT", "PATCH"}
+        codes = []
+        if has_body or self._is_list_view() or (self.method == "GET" and self.get_filter_backends()):
+            codes.append("400")
+        if not any(permission is AllowAny for permission in self.view.permission_classes):
+            codes.append("401")
+        if "{" in self.path:
+            codes.append("404")
+        if has_body:
+            codes += ["413", "415"]
+        if self.view.throttle_classes:
+            codes.append("429")
+        return codes
+
+    def is_conditional_on_one(self):
+        return isinstance(self.view, ConditionalNoteMixin) and "{" in self.path
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.is_conditional_on_one():
+            if self.method == "GET":
+                parameters.append(
+                    OpenApiParameter(
+                        "If-None-Match",
+                        location=OpenApiParameter.HEADER,
+                        description='Answer 304 if the note is still at this version, e.g. `"3"`.',
+                    )
+                )
+            else:
+                parameters.append(
+                    OpenApiParameter(
+                        "If-Match",
+                        location=OpenApiParameter.HEADER,
+                        description='Change the note only if it is at this version, e.g. `"3"`; else 412.',
+                    )
+                )
+        return parameters

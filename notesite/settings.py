@@ -1,0 +1,313 @@
+"""Settings for the notes service, read from the environment (12-factor).
+
+Zero configuration serves SQLite from the data folder; production strictness
+is switched on by environment variables, never by a second settings file.
+Every variable is listed in the README.
+"""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+
+
+def env_list(name, default=()):
+    value = os.environ.get(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("NOTES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+# Core
+
+DEBUG = env_bool("DEBUG", default=False)
+
+
+def read_or_create_secret_key(path):
+    """Return the key kept in the data folder, creating it once (race-safe)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as key_file:
+        key_file.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or read_or_create_secret_key(DATA_DIR / "secret_key")
+# The same rules as `check --deploy` (security.W009), enforced at start.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be at least 50 random characters and must not start with "
+        "'django-insecure-'. Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'"
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "notes",
+]
+
+MIDDLEWARE = [
+    "notesite.middleware.OptionalTrailingSlashMiddleware",
+    "notesite.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "notesite.urls"
+WSGI_APPLICATION = "notesite.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+# API routes take an optional trailing slash without a redirect (see middleware).
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "notesite" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# Database: SQLite in the data folder unless DATABASE_URL says otherwise.
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{DATA_DIR / 'notes.sqlite3'}",
+        conn_max_age=env_int("CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers take the lock when their transaction starts, so two workers
+        # never deadlock upgrading a read lock ("database is locked").
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("NOTES_SQLITE_BUSY_TIMEOUT", 20),
+        # WAL lets readers run beside the writer; synchronous=FULL fsyncs the
+        # WAL on every commit, so a note answered 201 survives a power cut.
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            f"PRAGMA synchronous={env_str('NOTES_SQLITE_SYNCHRONOUS', 'FULL')};"
+            "PRAGMA foreign_keys=ON;"
+            "PRAGMA cache_size=-32000;"
+            "PRAGMA mmap_size=268435456;"
+            "PRAGMA temp_store=MEMORY"
+        ),
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Cache: shared by every worker (throttle counts). The database cache needs no
+# extra service; Redis is shared by many app instances.
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "notes_cache",
+            # Culling at the default 300 entries would forget throttle counts.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+
+# Passwords and sessions
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "rest_framework:login"
+LOGIN_REDIRECT_URL = "/api/"
+
+
+# Internationalisation
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+
+# Static files, served by the app itself (whitenoise) so every page is styled
+# under gunicorn with DEBUG off.
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+
+# Security. NOTES_HTTPS is for deployments behind a TLS-terminating proxy.
+
+NOTES_HTTPS = env_bool("NOTES_HTTPS", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if NOTES_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Orchestrators probe these over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("NOTES_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("NOTES_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("NOTES_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+
+# Django REST framework
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header turns a missing login into 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "notesite.parsers.JSONParser",
+        "notesite.parsers.FormParser",
+        "notesite.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "notesite.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "notesite.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "notesite.exceptions.exception_handler",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("NOTES_LOGIN_RATE", "10/min"),
+        "register": env_str("NOTES_REGISTER_RATE", "10/hour"),
+    },
+    # Client addresses for throttling: REMOTE_ADDR unless a trusted proxy
+    # count says how many X-Forwarded-For hops to skip.
+    "NUM_PROXIES": env_int("NOTES_NUM_PROXIES", 0),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("NOTES_TOKEN_TTL_DAYS", 30)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+KNOX_TOKEN_MODEL = "accounts.AuthToken"
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Notes API",
+    "DESCRIPTION": (
+        "A self-hosted notes service. REST clients authenticate with "
+        "`Authorization: Token <token>` from `POST /api/auth/token/`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api",
+}
+
+
+# The notes service's own knobs (README, "Configuration").
+
+NOTES_ALLOW_SIGNUP = env_bool("NOTES_ALLOW_SIGNUP", default=False)
+NOTES_MAX_BODY_BYTES = env_int("NOTES_MAX_BODY_BYTES", 1024 * 1024)
+NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
+# Form and multipart bodies (browsable API, admin) obey the same limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = NOTES_MAX_BODY_BYTES
+
+
+# Logging: one JSON line per request on stderr, for any log collector.
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "notesite.middleware.JSONFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Requests are logged once, by RequestLogMiddleware.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
+}
