@@ -32,7 +32,8 @@ control_socket_disable = True
 
 
 def when_ready(server):
-    host, port = server.address[0][:2] if server.address else ("127.0.0.1", 8000)
+    # The bound address, not the configured one: port 0 means "any free port".
+    host, port = server.LISTENERS[0].sock.getsockname()[:2]
     if host in {"0.0.0.0", "::"}:
         host = "127.0.0.1"
     base = f"http://{host}:{port}"

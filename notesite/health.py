@@ -1,4 +1,9 @@
-"""Health checks for load balancers and orchestrators (no authentication)."""
+"""Health checks for load balancers and orchestrators.
+
+They are answered by a middleware placed first, before host validation, the
+HTTPS redirect, sessions and request logging: probes come over plain HTTP to
+an address, with whatever Host header, many times a minute.
+"""
 
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
@@ -7,12 +12,12 @@ from django.http import JsonResponse
 _migrations_applied = False
 
 
-def healthz(request):
+def healthz():
     """The process is up and answering."""
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request):
+def readyz():
     """The database answers and every migration is applied; 503 otherwise."""
     global _migrations_applied
     try:
@@ -27,3 +32,17 @@ def readyz(request):
     if not _migrations_applied:
         return JsonResponse({"status": "unavailable", "reason": "migrations are not applied"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+CHECKS = {"/healthz": healthz, "/healthz/": healthz, "/readyz": readyz, "/readyz/": readyz}
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        check = CHECKS.get(request.path_info)
+        if check is not None and request.method in {"GET", "HEAD"}:
+            return check()
+        return self.get_response(request)

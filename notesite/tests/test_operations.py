@@ -1,0 +1,93 @@
+"""Health checks, docs pages, the landing page and security headers."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+
+from notesite import health
+
+
+def test_healthz_answers_without_authentication(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/"])
+def test_health_checks_answer_probes_by_address_whatever_the_host(client, path):
+    response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+
+    assert response.status_code == 200
+    assert client.get("/api/notes/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+@pytest.mark.django_db
+def test_readyz_answers_ok_when_the_database_answers_and_is_migrated(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_503_while_a_migration_is_pending(client, monkeypatch):
+    monkeypatch.setattr(health, "_migrations_applied", False)
+    call_command("migrate", "notes", "0001", verbosity=0)
+    try:
+        response = client.get("/readyz")
+    finally:
+        call_command("migrate", verbosity=0)
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "migrations are not applied"}
+    assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_schema_is_public_openapi_3(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert "/api/notes/{id}/" in schema["paths"]
+    assert "tokenAuth" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_every_asset_from_this_site(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "an asset is loaded from another site"
+    assert "fonts.googleapis" not in html
+    assert "/static/" in html
+
+
+def test_home_page_leads_somewhere_useful(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    for link in [b'href="/api/"', b'href="/api/docs/"', b'href="/admin/"']:
+        assert link in response.content
+
+
+@pytest.mark.django_db
+def test_security_headers_are_set(client):
+    response = client.get("/")
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_unknown_page_outside_the_api_is_html(client):
+    response = client.get("/no-such-page")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

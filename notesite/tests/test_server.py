@@ -1,0 +1,89 @@
+"""The production configuration, served by real gunicorn as `make run` serves it."""
+
+import re
+import signal
+import socket
+
+import httpx
+import pytest
+
+from notesite.tests.servers import Server, manage, server_env
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    env = server_env(data_dir)
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    with Server(env) as server:
+        yield server
+
+
+def test_banner_says_where_everything_is(served):
+    output = served.output()
+
+    for line in ["/api/", "/api/docs/", "/admin/", "manage.py createsuperuser"]:
+        assert line in output
+
+
+def test_static_files_are_served_with_debug_off(served):
+    admin_css = httpx.get(f"{served.url}/static/admin/css/base.css")
+    swagger_page = httpx.get(f"{served.url}/api/docs/")
+
+    assert admin_css.status_code == 200
+    assert admin_css.headers["content-type"].startswith("text/css")
+    assert swagger_page.status_code == 200
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', swagger_page.text)
+    assert len(assets) >= 3
+    for asset in assets:
+        assert httpx.get(f"{served.url}{asset}").status_code == 200, asset
+
+
+def test_health_checks_answer(served):
+    assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{served.url}/readyz").json() == {"status": "ok"}
+
+
+def test_unknown_api_path_is_json_404_under_gunicorn(served):
+    response = httpx.get(f"{served.url}/api/nothing/here")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_requests_are_logged_as_json_lines(served):
+    httpx.get(f"{served.url}/api/auth/me/")
+
+    lines = [line for line in served.output().splitlines() if '"path": "/api/auth/me/"' in line]
+    assert lines
+    assert '"status": 401' in lines[-1]
+    assert '"duration_ms"' in lines[-1]
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path):
+    env = server_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    server = Server(env)
+
+    returncode = server.stop(signal.SIGTERM, timeout=30)
+
+    assert returncode == 0
+    assert "Shutting down: Master" in server.output()
+
+
+def unused_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
+    dead = f"postgres://postgres@127.0.0.1:{unused_port()}/notes"
+    with Server(server_env(tmp_path, DATABASE_URL=dead)) as server:
+        response = httpx.get(f"{server.url}/readyz")
+        health = httpx.get(f"{server.url}/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert health.status_code == 200

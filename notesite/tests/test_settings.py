@@ -1,0 +1,101 @@
+"""Settings read from the environment, checked in fresh processes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from notesite.tests.servers import BASE_DIR, manage, server_env
+
+REAL_KEY = "k3y-" + "x7Qp9vLm2Rt8" * 5
+
+
+def run_python(env, code):
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "notesite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("key", ["too-short", "django-insecure-" + "a1b2c3d4e5" * 6, "a" * 60])
+def test_weak_secret_key_is_refused_at_start(tmp_path, key):
+    result = run_python(server_env(tmp_path, SECRET_KEY=key), "print('started')")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be at least 50 random characters" in result.stderr
+
+
+def test_without_secret_key_one_is_generated_once_and_kept(tmp_path):
+    env = server_env(tmp_path)
+    env.pop("SECRET_KEY", None)
+
+    first = run_python(env, "from django.conf import settings; print(settings.SECRET_KEY)")
+    second = run_python(env, "from django.conf import settings; print(settings.SECRET_KEY)")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert len(first.stdout.strip()) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_data_folder_holds_the_sqlite_database(tmp_path):
+    result = run_python(
+        server_env(tmp_path), "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"
+    )
+
+    assert result.stdout.strip() == str(tmp_path / "notes.sqlite3")
+
+
+def test_check_deploy_is_clean_with_https_and_a_real_key(tmp_path):
+    env = server_env(tmp_path, SECRET_KEY=REAL_KEY, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com")
+
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING", check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+HTTPS_PROBE = """
+from django.test import Client
+client = Client()
+api = client.get('/api/notes/', HTTP_HOST='notes.example.com')
+health = client.get('/healthz', HTTP_HOST='notes.example.com')
+proxied = client.get('/', HTTP_HOST='notes.example.com', HTTP_X_FORWARDED_PROTO='https')
+print(api.status_code, api.get('Location'), health.status_code, proxied.status_code,
+      proxied.get('Strict-Transport-Security'))
+"""
+
+
+def test_https_mode_redirects_all_but_health_checks_and_sends_hsts(tmp_path):
+    env = server_env(tmp_path, SECRET_KEY=REAL_KEY, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com")
+
+    result = run_python(env, HTTPS_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "301",
+        "https://notes.example.com/api/notes/",
+        "200",
+        "200",
+        "max-age=31536000;",
+        "includeSubDomains;",
+        "preload",
+    ]
+
+
+def test_plain_http_works_without_https_mode(tmp_path):
+    result = run_python(server_env(tmp_path), HTTPS_PROBE.replace("notes.example.com", "127.0.0.1"))
+
+    assert result.stdout.split()[0] == "401"
+
+
+@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("NOTES_MAX_BODY_BYTES", "lots")])
+def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
+    result = run_python(server_env(tmp_path, **{name: value}), "print('started')")
+
+    assert result.returncode != 0
+    assert name in result.stderr
