@@ -9,7 +9,7 @@ PORT ?= 8000
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	exec $(BIN)/gunicorn --config python:notesite.gunicorn --bind 127.0.0.1:$(PORT)
+	GUNICORN_EXIT_WITH_PARENT=1 exec $(BIN)/gunicorn --config python:notesite.gunicorn --bind 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(ARGS)

@@ -3,7 +3,9 @@
 Any other gunicorn flag can be given in GUNICORN_CMD_ARGS.
 """
 
+import ctypes
 import os
+import signal
 import sys
 
 wsgi_app = "notesite.wsgi:application"
@@ -47,3 +49,12 @@ def when_ready(server):
         file=sys.stderr,
         flush=True,
     )
+
+
+def on_starting(server):
+    # Under `make run`, make is the parent: a SIGTERM sent to make alone would
+    # leave gunicorn running as an orphan, so ask Linux to pass it on when the
+    # parent dies (prctl PR_SET_PDEATHSIG).
+    if os.environ.get("GUNICORN_EXIT_WITH_PARENT") == "1" and sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

@@ -3,11 +3,13 @@
 import re
 import signal
 import socket
+import subprocess
+import time
 
 import httpx
 import pytest
 
-from notesite.tests.servers import Server, manage, server_env
+from notesite.tests.servers import BASE_DIR, Server, manage, server_env
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,39 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
     assert health.status_code == 200
+
+
+def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
+    port = unused_port()
+    log_path = tmp_path / "make-run.log"
+    with open(log_path, "w") as log:
+        make = subprocess.Popen(
+            ["make", "run"], cwd=BASE_DIR, env=server_env(tmp_path, PORT=port), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            ready = wait_for(f"http://127.0.0.1:{port}/readyz", timeout=120)
+        finally:
+            make.send_signal(signal.SIGTERM)
+            make.wait(timeout=30)
+
+    assert ready.status_code == 200
+    assert (tmp_path / "notes.sqlite3").exists()
+    assert (tmp_path / "secret_key").exists()
+    # gunicorn's master finishes shortly after make has gone.
+    deadline = time.monotonic() + 30
+    while "Shutting down: Master" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "Shutting down: Master" in log_path.read_text()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def wait_for(url, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
