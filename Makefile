@@ -31,6 +31,11 @@ check-schema: $(VENV)/.installed-dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	diff -u docs/openapi.yaml $(VENV)/openapi.yaml
 
+# Throughput per core against the tutorial's app and a bare WSGI ceiling
+# (needs wrk and taskset; writes bench/RESULTS.md and bench/throughput.png).
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/throughput.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles
 

@@ -1,0 +1,427 @@
+"""Throughput per core: the service against the tutorial's app and a bare WSGI ceiling.
+
+    python bench/throughput.py [--duration 10] [--rounds 2] [--databases sqlite,postgresql]
+
+Every server is pinned to core 0 with taskset and wrk to core 1. The service
+runs its production configuration (gunicorn with notesite.gunicorn, DEBUG
+off, token auth, If-Match-capable ETags, revisions and the search index as
+they are); the tutorial's FastAPI + sqlite3 app runs under uvicorn exactly as
+the tutorial says; the bare WSGI app answers fixed notes under the service's
+own gunicorn configuration. Runs are interleaved (A B C A B C) so drift on a
+shared machine hits every contender alike. Prints a table of ratios, writes
+bench/RESULTS.md and draws bench/throughput.png.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+BASE_DIR = BENCH_DIR.parent
+PYTHON = sys.executable
+SERVER_CORE, LOAD_CORE = "0", "1"
+SEED_NOTES = 1000
+PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/notes_bench"
+
+SEED_SCRIPT = """
+import sys
+from accounts.models import AuthToken, User
+from notes.services import note_create
+user = User.objects.create_user("bench", password="bench-password-42")
+words = "alpha bravo charlie delta echo foxtrot golf hotel india juliett".split()
+ids = [note_create(owner=user, title=f"Note {i} {words[i % 10]}", content=" ".join(words) * 3,
+                   tags=["bench", words[i % 10]]).pk for i in range(int(sys.argv[1]))]
+_, token = AuthToken.objects.create(user=user, expiry=None)
+print(token, ids[0], ids[-1])
+"""
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Target:
+    """A server under test: how to start it and which request each scenario sends."""
+
+    def __init__(self, name, command, env, cwd, health_path):
+        self.name, self.command, self.env, self.cwd, self.health_path = name, command, env, cwd, health_path
+        self.port = free_port()
+        self.process = None
+        self.requests = {}
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        command = ["taskset", "-c", SERVER_CORE, *[part.format(port=self.port) for part in self.command]]
+        self.log = open(Path(self.env.get("BENCH_LOG_DIR", tempfile.gettempdir())) / f"{self.name}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until_up(self.base + self.health_path, self.process)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+def service_env(data_dir, database_url=None, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(NOTES_DATA_DIR=str(data_dir), DEBUG="false", PYTHONPATH=str(BASE_DIR))
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+def prepare_service(name, workdir, database_url=None):
+    data_dir = workdir / name
+    data_dir.mkdir()
+    env = service_env(data_dir, database_url, BENCH_LOG_DIR=str(workdir))
+    if database_url:
+        reset_postgres_database(database_url)
+    manage = [PYTHON, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True)
+    subprocess.run([*manage, "collectstatic", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True)
+    seeded = subprocess.run(
+        [PYTHON, "-c", "import django; django.setup(); exec(open(0).read())", str(SEED_NOTES)],
+        input=SEED_SCRIPT,
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "notesite.settings"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    token, first_id, last_id = seeded.stdout.split()[-3:]
+    target = Target(
+        name,
+        [PYTHON, "-m", "gunicorn", "--config", "python:notesite.gunicorn", "--bind", "127.0.0.1:{port}"],
+        {**env, "GUNICORN_MAX_REQUESTS": "0"},
+        BASE_DIR,
+        "/readyz",
+    )
+    auth = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    ids = list(range(int(first_id), int(last_id) + 1))
+    target.requests = {
+        "GET one note": ("GET", [f"/api/notes/{i}/" for i in ids[:100]], auth, None),
+        "GET a page of 50": ("GET", ["/api/notes/?limit=50"], auth, None),
+        "POST": (
+            "POST",
+            ["/api/notes/"],
+            auth,
+            '{"title": "Benchmark note", "content": "written by wrk", "tags": ["wrk"]}',
+        ),
+        "PATCH": ("PATCH", [f"/api/notes/{i}/" for i in ids[:100]], auth, '{"title": "Patched TITLE_SEQ"}'),
+        "search": ("GET", ["/api/notes/?search=delta&limit=50"], auth, None),
+    }
+    return target
+
+
+def reset_postgres_database(url):
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepare_tutorial(workdir):
+    app_dir = workdir / "tutorial"
+    shutil.copytree(BENCH_DIR / "peers" / "tutorial", app_dir)
+    env = {**os.environ, "BENCH_LOG_DIR": str(workdir)}
+    target = Target(
+        "tutorial",
+        [str(Path(PYTHON).parent / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", "{port}"],
+        env,
+        app_dir,
+        "/notes/1",
+    )
+    subprocess.run([PYTHON, "-c", "from db import init_db; init_db()"], cwd=app_dir, check=True)
+    with sqlite3.connect(app_dir / "notes.db") as conn:
+        conn.executemany(
+            "INSERT INTO notes (title, content, pinned) VALUES (?, ?, 0)",
+            [(f"Note {i}", "alpha bravo charlie delta echo " * 6) for i in range(SEED_NOTES)],
+        )
+    json_header = {"Content-Type": "application/json"}
+    target.requests = {
+        "GET one note": ("GET", [f"/notes/{i}" for i in range(1, 101)], {}, None),
+        "POST": ("POST", ["/notes"], json_header, '{"title": "Benchmark note", "content": "written by wrk"}'),
+        "PATCH": (
+            "PUT",
+            [f"/notes/{i}" for i in range(1, 101)],
+            json_header,
+            '{"title": "Patched TITLE_SEQ", "content": "written by wrk", "pinned": false}',
+        ),
+    }
+    return target
+
+
+def prepare_ceiling(workdir):
+    env = service_env(workdir / "ceiling-data", BENCH_LOG_DIR=str(workdir))
+    (workdir / "ceiling-data").mkdir()
+    target = Target(
+        "ceiling",
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:notesite.gunicorn",
+            "--bind",
+            "127.0.0.1:{port}",
+            "bench.peers.bare_wsgi:application",
+        ],
+        env,
+        BASE_DIR,
+        "/api/notes/1/",
+    )
+    json_header = {"Content-Type": "application/json"}
+    target.requests = {
+        "GET one note": ("GET", ["/api/notes/1/"], {}, None),
+        "GET a page of 50": ("GET", ["/api/notes/"], {}, None),
+        "POST": ("POST", ["/api/notes/"], json_header, '{"title": "Benchmark note"}'),
+        "PATCH": ("PATCH", ["/api/notes/1/"], json_header, '{"title": "Patched"}'),
+        "search": ("GET", ["/api/notes/"], {}, None),
+    }
+    return target
+
+
+WRK_SCRIPT = """
+local paths = {paths}
+local headers = {headers}
+local body = {body}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local path = paths[(counter % #paths) + 1]
+  local b = body
+  if b then b = string.gsub(b, "TITLE_SEQ", tostring(counter)) end
+  return wrk.format("{method}", path, headers, b)
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '\\nBENCH_JSON {{"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "non_2xx": %d, "errors": %d}}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def lua_string(value):
+    return "nil" if value is None else json.dumps(value)
+
+
+def run_wrk(target, scenario, duration, connections, workdir):
+    method, paths, headers, body = target.requests[scenario]
+    script = workdir / "wrk.lua"
+    script.write_text(
+        WRK_SCRIPT.format(
+            paths="{" + ", ".join(lua_string(p) for p in paths) + "}",
+            headers="{" + ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()) + "}",
+            body=lua_string(body),
+            method=method,
+        )
+    )
+    result = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "-s",
+            str(script),
+            target.base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def summarise(runs):
+    return {
+        "rps": statistics.mean(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+    }
+
+
+def machine_description():
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def ratio(value, reference):
+    return f"{value / reference:.2f}x" if reference else "n/a"
+
+
+def render_table(results, targets, scenarios):
+    lines = [
+        "| scenario | server | req/s | p50 ms | p99 ms | non-2xx | vs tutorial | vs ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in scenarios:
+        tutorial = results.get(("tutorial", scenario))
+        ceiling = results.get(("ceiling", scenario))
+        for name in targets:
+            figures = results.get((name, scenario))
+            if figures is None:
+                continue
+            lines.append(
+                f"| {scenario} | {name} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} | "
+                f"{figures['non_2xx'] + figures['errors']} | "
+                f"{ratio(figures['rps'], tutorial['rps']) if tutorial and name.startswith('service') else ''} | "
+                f"{ratio(figures['rps'], ceiling['rps']) if ceiling and name != 'ceiling' else ''} |"
+            )
+    return "\n".join(lines)
+
+
+def draw_chart(results, targets, scenarios, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / len(targets)
+    for index, name in enumerate(targets):
+        values = [results.get((name, s), {}).get("rps", 0) for s in scenarios]
+        positions = [i + index * width for i in range(len(scenarios))]
+        ax.bar(positions, values, width, label=name)
+    ax.set_xticks([i + width * (len(targets) - 1) / 2 for i in range(len(scenarios))], scenarios)
+    ax.set_ylabel("requests per second (one core)")
+    ax.set_title("Throughput per core: the service, the tutorial app, a bare WSGI app")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per scenario")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument("--chart", type=Path, default=BENCH_DIR / "throughput.png")
+    args = parser.parse_args()
+
+    scenarios = ["GET one note", "GET a page of 50", "POST", "PATCH", "search"]
+    workdir = Path(tempfile.mkdtemp(prefix="notes-bench-"))
+    services = []
+    for database in args.databases.split(","):
+        url = PG_BENCH_URL if database == "postgresql" else None
+        services.append(prepare_service(f"service-{database}", workdir, url))
+    contenders = [*services, prepare_tutorial(workdir), prepare_ceiling(workdir)]
+
+    runs = {}
+    try:
+        for target in contenders:
+            target.start()
+        for round_number in range(args.rounds):
+            for scenario in scenarios:
+                for target in contenders:
+                    if scenario not in target.requests:
+                        continue
+                    figures = run_wrk(target, scenario, args.duration, args.connections, workdir)
+                    runs.setdefault((target.name, scenario), []).append(figures)
+                    print(
+                        f"round {round_number + 1} {scenario:18} {target.name:18} {figures['rps']:8.0f} req/s "
+                        f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
+                        f"non-2xx {figures['non_2xx']}",
+                        flush=True,
+                    )
+    finally:
+        for target in contenders:
+            target.stop()
+
+    results = {key: summarise(value) for key, value in runs.items()}
+    names = [target.name for target in contenders]
+    table = render_table(results, names, scenarios)
+    print("\n" + table)
+    draw_chart(results, names, scenarios, args.chart)
+    write_results(args, table)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_results(args, table):
+    section = textwrap.dedent(
+        f"""\
+        <!-- throughput:start -->
+        ## Throughput per core
+
+        Measured {datetime.date.today().isoformat()} on {machine_description()}, by `make bench`
+        (`python bench/throughput.py --duration {args.duration} --rounds {args.rounds}
+        --connections {args.connections}`): each server pinned to core {SERVER_CORE}, wrk to core {LOAD_CORE},
+        {args.connections} connections, {args.rounds} interleaved rounds of {args.duration} s; req/s is the
+        mean of the rounds, latencies their median. PostgreSQL runs unpinned and shares both cores.
+
+        {{table}}
+
+        ![throughput per core](throughput.png)
+        <!-- throughput:end -->
+        """
+    ).replace("{table}", table)
+    existing = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
+    if "<!-- throughput:start -->" in existing:
+        start = existing.index("<!-- throughput:start -->")
+        end = existing.index("<!-- throughput:end -->") + len("<!-- throughput:end -->\n")
+        existing = existing[:start] + section + existing[end:]
+    else:
+        existing = existing.rstrip("\n") + "\n\n" + section
+    args.results.write_text(existing)
+
+
+if __name__ == "__main__":
+    main()
