@@ -5,6 +5,14 @@ from knox.crypto import hash_token
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.models import AuthToken
+from notesite.prepared import PreparedQuery
+
+# Every authenticated request runs this lookup: compiled once (notesite.prepared).
+token_by_digest = PreparedQuery(
+    AuthToken,
+    lambda digest: AuthToken.objects.select_related("user").filter(digest=digest),
+    placeholders=["\0digest\0"],
+)
 
 
 class TokenAuthentication(auth.TokenAuthentication):
@@ -20,7 +28,7 @@ class TokenAuthentication(auth.TokenAuthentication):
             token = token.decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed(_("Invalid token.")) from None
-        auth_token = AuthToken.objects.select_related("user").filter(digest=hash_token(token)).first()
+        auth_token = token_by_digest.first(hash_token(token))
         if auth_token is None or (auth_token.expiry is not None and auth_token.expiry <= timezone.now()):
             raise AuthenticationFailed(_("Invalid token."))
         return self.validate_user(auth_token)

@@ -44,11 +44,11 @@ class ConditionalNoteMixin:
     def if_match(self):
         return parse_versions(self.request.headers.get("If-Match"))
 
-    def get_object(self):
-        note = super().get_object()
-        if self.request.method not in SAFE_METHODS:
-            check_version(note, self.if_match())
-        return note
+    def check_object_permissions(self, request, obj):
+        # DRF calls this from get_object(), once the note is found.
+        super().check_object_permissions(request, obj)
+        if request.method not in SAFE_METHODS:
+            check_version(obj, self.if_match())
 
     def not_modified(self, note):
         """A 304 answer if If-None-Match names the note's version, else None."""

@@ -1,3 +1,4 @@
+from django.http import Http404
 from rest_framework import viewsets
 from rest_framework.response import Response
 
@@ -6,6 +7,15 @@ from notes.models import Note
 from notes.pagination import KeysetPagination
 from notes.serializers import NoteConflictSerializer, NoteSerializer
 from notes.services import note_trash
+from notesite.prepared import PreparedQuery
+
+# The lookup behind every note detail request, compiled once (notesite.prepared);
+# the same queryset methods as get_queryset(), so the same scoping.
+live_note_of = PreparedQuery(
+    Note,
+    lambda owner_id, pk: Note.objects.owned_by(owner_id).alive().filter(pk=pk),
+    placeholders=[-900_000_001, -900_000_002],
+)
 
 
 class OwnedByUserMixin:
@@ -28,6 +38,15 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
     serializer_class = NoteSerializer
     conflict_serializer_class = NoteConflictSerializer
     pagination_class = KeysetPagination
+
+    def get_object(self):
+        pk = self.kwargs["pk"]
+        valid = pk.isascii() and pk.isdigit() and int(pk) < 2**63
+        note = live_note_of.first(self.request.user.pk, int(pk)) if valid else None
+        if note is None:
+            raise Http404("No Note matches the given query.")
+        self.check_object_permissions(self.request, note)
+        return note
 
     def retrieve(self, request, *args, **kwargs):
         note = self.get_object()
