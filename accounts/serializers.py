@@ -29,8 +29,9 @@ class RegisterSerializer(serializers.ModelSerializer):
         fields = ["username", "password"]
 
     def validate_username(self, username):
-        # Case differences alone do not make a new name: "Alice" is "alice".
-        if User.objects.filter(username__iexact=username).exists():
+        # Case differences alone do not make a new name: "Alice" is "alice",
+        # and "Ärger" is "ärger" (folded in Python, so on SQLite too).
+        if User.objects.with_username(username).exists():
             raise serializers.ValidationError("A user with that username already exists.")
         return username
 
