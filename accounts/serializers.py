@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
+from accounts.models import AuthToken
+
 User = get_user_model()
 
 
@@ -19,6 +21,21 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
     expires_at = serializers.DateTimeField(allow_null=True)
     user = UserSerializer()
+
+
+class TokenInfoSerializer(serializers.ModelSerializer):
+    """A token as its owner sees it: never the secret or its digest."""
+
+    expires_at = serializers.DateTimeField(source="expiry", allow_null=True, read_only=True)
+    current = serializers.SerializerMethodField(help_text="Whether this token is the one making the request.")
+
+    class Meta:
+        model = AuthToken
+        fields = ["id", "created", "expires_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token) -> bool:
+        return token.pk == getattr(self.context["request"].auth, "pk", None)
 
 
 class RegisterSerializer(serializers.ModelSerializer):

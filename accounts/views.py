@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from drf_spectacular.utils import extend_schema
 from knox.settings import knox_settings
-from rest_framework import generics, status
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -11,12 +11,17 @@ from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication
 from accounts.models import AuthToken
-from accounts.serializers import RegisterSerializer, TokenSerializer, UserSerializer
+from accounts.serializers import RegisterSerializer, TokenInfoSerializer, TokenSerializer, UserSerializer
 from accounts.throttles import AddressRateThrottle
+from notes.pagination import KeysetPagination
+from notes.views import OwnedByUserMixin
 
 
 def issue_token(request, user):
     """Create a token for `user` and answer it with its expiry."""
+    # Logging in is when a user's expired tokens are seen to; purge_tokens
+    # sweeps those of users who stopped coming.
+    AuthToken.objects.owned_by(user).expired().delete()
     instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     return TokenSerializer({"token": token, "expires_at": instance.expiry, "user": user}).data
@@ -88,3 +93,15 @@ class MeView(generics.RetrieveAPIView):
 
     def get_object(self):
         return self.request.user
+
+
+class TokenViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The requesting user's live tokens, one per device or script; DELETE revokes one."""
+
+    queryset = AuthToken.objects.order_by("-created", "-id")
+    serializer_class = TokenInfoSerializer
+    pagination_class = KeysetPagination
+
+    def get_queryset(self):
+        # Expired tokens no longer exist as far as their owner can tell.
+        return super().get_queryset().live()
