@@ -67,3 +67,42 @@ class RegisterSerializer(serializers.ModelSerializer):
         except IntegrityError:
             # Lost a race with a registration of the same name.
             raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from None
+
+
+def password_field(**kwargs):
+    return serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+
+
+class CurrentPasswordMixin:
+    """Check a `*password` field against the requesting user's password."""
+
+    wrong_password_message = "Your password was entered incorrectly."
+
+    def check_current_password(self, password):
+        if not self.context["request"].user.check_password(password):
+            raise serializers.ValidationError(self.wrong_password_message)
+        return password
+
+
+class PasswordChangeSerializer(CurrentPasswordMixin, serializers.Serializer):
+    old_password = password_field()
+    new_password = password_field(help_text="Checked by the server's password validators.")
+
+    wrong_password_message = "Your old password was entered incorrectly."
+
+    def validate_old_password(self, password):
+        return self.check_current_password(password)
+
+    def validate_new_password(self, password):
+        try:
+            password_validation.validate_password(password, user=self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return password
+
+
+class AccountDeleteSerializer(CurrentPasswordMixin, serializers.Serializer):
+    password = password_field(help_text="The account's password, to confirm.")
+
+    def validate_password(self, password):
+        return self.check_current_password(password)

@@ -6,6 +6,7 @@ Every variable is listed in the README.
 """
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +45,19 @@ def env_list(name, default=()):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+RATE_PATTERN = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name, default=None):
+    """A request rate such as "600/min"; unset or empty gives `default`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not RATE_PATTERN.fullmatch(value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min (per s, min, hour or day), not {value!r}.")
+    return value
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -255,8 +269,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "notesite.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "DEFAULT_THROTTLE_RATES": {
-        "login": env_str("NOTES_LOGIN_RATE", "10/min"),
-        "register": env_str("NOTES_REGISTER_RATE", "10/hour"),
+        "login": env_rate("NOTES_LOGIN_RATE", "10/min"),
+        "register": env_rate("NOTES_REGISTER_RATE", "10/hour"),
+        # Password checks behind a token (password change, account deletion).
+        "password": env_rate("NOTES_LOGIN_RATE", "10/min"),
     },
     # Client addresses for throttling: REMOTE_ADDR unless a trusted proxy
     # count says how many X-Forwarded-For hops to skip.
