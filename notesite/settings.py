@@ -268,6 +268,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "notesite.schema.AutoSchema",
     "EXCEPTION_HANDLER": "notesite.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # Every view counts each user's requests against NOTES_USER_RATE (when
+    # set); the login and register views count per address instead.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": env_rate("NOTES_LOGIN_RATE", "10/min"),
         "register": env_rate("NOTES_REGISTER_RATE", "10/hour"),
@@ -307,6 +310,8 @@ SPECTACULAR_SETTINGS = {
 # The notes service's own knobs (README, "Configuration").
 
 NOTES_ALLOW_SIGNUP = env_bool("NOTES_ALLOW_SIGNUP", default=False)
+# Requests per user over the whole API, e.g. "600/min"; unset: no limit.
+NOTES_USER_RATE = env_rate("NOTES_USER_RATE")
 NOTES_MAX_BODY_BYTES = env_int("NOTES_MAX_BODY_BYTES", 1024 * 1024)
 NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
 # Form and multipart bodies (browsable API, admin) obey the same limit.
