@@ -10,6 +10,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +61,19 @@ def env_rate(name, default=None):
     return value
 
 
+def env_origins(name):
+    """Browser origins such as https://notes.example.com, comma-separated."""
+    origins = env_list(name)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if not (parts.scheme and parts.netloc) or parts.path or parts.query or parts.fragment:
+            raise ImproperlyConfigured(
+                f"{name} lists origins such as https://notes.example.com (scheme, host, optional port, "
+                f"nothing after), not {origin!r}."
+            )
+    return origins
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("NOTES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -101,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "knox",
     "django_filters",
@@ -113,6 +128,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "notesite.middleware.OptionalTrailingSlashMiddleware",
     "notesite.middleware.RequestLogMiddleware",
+    # Before anything that may answer: a preflight gets its CORS answer here.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -245,6 +262,17 @@ if NOTES_HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("NOTES_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+
+# CORS: browser apps on the origins listed in NOTES_CORS_ORIGINS may call the
+# API with a token (never with the session cookie); none by default.
+
+CORS_ALLOWED_ORIGINS = env_origins("NOTES_CORS_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match"]
+# Headers a browser app may read from an answer (conditional requests, 201, 429).
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after"]
 
 
 # Django REST framework
