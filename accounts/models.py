@@ -97,6 +97,10 @@ class AuthToken(AbstractAuthToken):
         verbose_name = "API token"
         indexes = [models.Index(fields=["user", "expiry"], name="authtoken_user_expiry")]
 
+    def __str__(self):
+        # Knox's shows the digest, which the admin need never display.
+        return f"API token {self.pk}"
+
     @property
     def is_expired(self):
         return self.expiry is not None and self.expiry <= timezone.now()
