@@ -1,26 +1,88 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
 from knox.models import AuthToken as KnoxAuthToken
 
 from accounts.models import AuthToken, User
-
-admin.site.register(User, UserAdmin)
+from accounts.services import user_delete
 
 # knox registers its own, swapped-out token model; show ours instead.
 if admin.site.is_registered(KnoxAuthToken):
     admin.site.unregister(KnoxAuthToken)
 
 
+class AuthTokenInline(admin.TabularInline):
+    """A user's tokens on their page: ticking Delete revokes one."""
+
+    model = AuthToken
+    fields = ["id", "created", "expiry", "is_live"]
+    readonly_fields = fields
+    ordering = ["-created", "-id"]
+    extra = 0
+    verbose_name_plural = "API tokens (tick Delete to revoke)"
+
+    @admin.display(boolean=True, description="live")
+    def is_live(self, token):
+        return not token.is_expired
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    """Users, their tokens, and account deletion exactly as the API does it."""
+
+    inlines = [AuthTokenInline]
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user)
+
+
+class LiveFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Live"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "live":
+            return queryset.live()
+        if self.value() == "expired":
+            return queryset.expired()
+        return queryset
+
+
 @admin.register(AuthToken)
 class AuthTokenAdmin(admin.ModelAdmin):
     """API tokens: only their digests are stored, so none can be read back."""
 
-    list_display = ["id", "user", "created", "expiry"]
-    list_filter = ["created", "expiry"]
+    list_display = ["id", "user", "created", "expiry", "is_live"]
+    list_filter = [LiveFilter, "created", "expiry"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
     fields = ["user", "created", "expiry"]
     readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(boolean=True, description="live")
+    def is_live(self, token):
+        return not token.is_expired
 
     def has_add_permission(self, request):
         return False
+
+    def get_actions(self, request):
+        # "Revoke" says what deleting a token does.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Revoke selected tokens", permissions=["delete"])
+    def revoke(self, request, queryset):
+        revoked, _ = queryset.delete()
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
+from accounts.models import AuthToken
+
 User = get_user_model()
 
 
@@ -21,6 +23,21 @@ class TokenSerializer(serializers.Serializer):
     user = UserSerializer()
 
 
+class TokenInfoSerializer(serializers.ModelSerializer):
+    """A token as its owner sees it: never the secret or its digest."""
+
+    expires_at = serializers.DateTimeField(source="expiry", allow_null=True, read_only=True)
+    current = serializers.SerializerMethodField(help_text="Whether this token is the one making the request.")
+
+    class Meta:
+        model = AuthToken
+        fields = ["id", "created", "expires_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token) -> bool:
+        return token.pk == getattr(self.context["request"].auth, "pk", None)
+
+
 class RegisterSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"}, trim_whitespace=False)
 
@@ -29,8 +46,9 @@ class RegisterSerializer(serializers.ModelSerializer):
         fields = ["username", "password"]
 
     def validate_username(self, username):
-        # Case differences alone do not make a new name: "Alice" is "alice".
-        if User.objects.filter(username__iexact=username).exists():
+        # Case differences alone do not make a new name: "Alice" is "alice",
+        # and "Ärger" is "ärger" (folded in Python, so on SQLite too).
+        if User.objects.with_username(username).exists():
             raise serializers.ValidationError("A user with that username already exists.")
         return username
 
@@ -49,3 +67,42 @@ class RegisterSerializer(serializers.ModelSerializer):
         except IntegrityError:
             # Lost a race with a registration of the same name.
             raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from None
+
+
+def password_field(**kwargs):
+    return serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+
+
+class CurrentPasswordMixin:
+    """Check a `*password` field against the requesting user's password."""
+
+    wrong_password_message = "Your password was entered incorrectly."
+
+    def check_current_password(self, password):
+        if not self.context["request"].user.check_password(password):
+            raise serializers.ValidationError(self.wrong_password_message)
+        return password
+
+
+class PasswordChangeSerializer(CurrentPasswordMixin, serializers.Serializer):
+    old_password = password_field()
+    new_password = password_field(help_text="Checked by the server's password validators.")
+
+    wrong_password_message = "Your old password was entered incorrectly."
+
+    def validate_old_password(self, password):
+        return self.check_current_password(password)
+
+    def validate_new_password(self, password):
+        try:
+            password_validation.validate_password(password, user=self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return password
+
+
+class AccountDeleteSerializer(CurrentPasswordMixin, serializers.Serializer):
+    password = password_field(help_text="The account's password, to confirm.")
+
+    def validate_password(self, password):
+        return self.check_current_password(password)

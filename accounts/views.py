@@ -1,8 +1,10 @@
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from drf_spectacular.utils import extend_schema
 from knox.settings import knox_settings
-from rest_framework import generics, status
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -11,12 +13,25 @@ from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication
 from accounts.models import AuthToken
-from accounts.serializers import RegisterSerializer, TokenSerializer, UserSerializer
-from accounts.throttles import AddressRateThrottle
+from accounts.serializers import (
+    AccountDeleteSerializer,
+    PasswordChangeSerializer,
+    RegisterSerializer,
+    TokenInfoSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
+from accounts.services import password_change, user_delete
+from accounts.throttles import AddressRateThrottle, PasswordCheckThrottle
+from notes.pagination import KeysetPagination
+from notes.views import OwnedByUserMixin
 
 
 def issue_token(request, user):
     """Create a token for `user` and answer it with its expiry."""
+    # Logging in is when a user's expired tokens are seen to; purge_tokens
+    # sweeps those of users who stopped coming.
+    AuthToken.objects.owned_by(user).expired().delete()
     instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     return TokenSerializer({"token": token, "expires_at": instance.expiry, "user": user}).data
@@ -81,10 +96,58 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(generics.RetrieveAPIView):
-    """The user making the request."""
+class MeView(generics.RetrieveDestroyAPIView):
+    """The user making the request; DELETE deletes the account and everything in it."""
 
     serializer_class = UserSerializer
+    # What DELETE takes: the password, confirming (see notesite.schema too).
+    destroy_serializer_class = AccountDeleteSerializer
 
     def get_object(self):
         return self.request.user
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "DELETE":
+            throttles.append(PasswordCheckThrottle())
+        return throttles
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        confirmation = self.destroy_serializer_class(data=request.data, context=self.get_serializer_context())
+        confirmation.is_valid(raise_exception=True)
+        user_delete(user=request.user)
+        request.session.flush()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(generics.GenericAPIView):
+    """Change the password; every other token of the user is revoked, this one keeps working."""
+
+    serializer_class = PasswordChangeSerializer
+    throttle_classes = [*generics.GenericAPIView.throttle_classes, PasswordCheckThrottle]
+
+    @extend_schema(responses={204: None})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        password_change(
+            user=request.user, new_password=serializer.validated_data["new_password"], keep_token=request.auth
+        )
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            # Keep the browser that made the change logged in (the new
+            # password invalidates every session's stored hash).
+            update_session_auth_hash(request, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenViewSet(OwnedByUserMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The requesting user's live tokens, one per device or script; DELETE revokes one."""
+
+    queryset = AuthToken.objects.order_by("-created", "-id")
+    serializer_class = TokenInfoSerializer
+    pagination_class = KeysetPagination
+
+    def get_queryset(self):
+        # Expired tokens no longer exist as far as their owner can tell.
+        return super().get_queryset().live()

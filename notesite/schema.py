@@ -7,6 +7,7 @@ view rather than repeated on each one.
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -50,8 +51,24 @@ class AutoSchema(openapi.AutoSchema):
                 responses[code]["description"] = ERROR_DESCRIPTIONS[code]
         return responses
 
+    def _get_request_body(self, direction="request"):
+        serializer = self.destroy_serializer()
+        if serializer is None:
+            return super()._get_request_body(direction)
+        schema, _ = self._get_request_for_media_type(serializer, direction)
+        return {
+            "content": {media_type: build_media_type_object(schema) for media_type in self.map_parsers()},
+            "required": True,
+        }
+
+    def destroy_serializer(self):
+        """What a DELETE carries, where the view asks for a body (a password to confirm)."""
+        if self.method == "DELETE":
+            return getattr(self.view, "destroy_serializer_class", None)
+        return None
+
     def error_codes(self):
-        has_body = self.method in {"POST", "PUT", "PATCH"}
+        has_body = self.method in {"POST", "PUT", "PATCH"} or self.destroy_serializer() is not None
         codes = []
         if has_body or self._is_list_view() or (self.method == "GET" and self.get_filter_backends()):
             codes.append("400")

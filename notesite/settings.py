@@ -6,9 +6,11 @@ Every variable is listed in the README.
 """
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -44,6 +46,32 @@ def env_list(name, default=()):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+RATE_PATTERN = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name, default=None):
+    """A request rate such as "600/min"; unset or empty gives `default`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not RATE_PATTERN.fullmatch(value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min (per s, min, hour or day), not {value!r}.")
+    return value
+
+
+def env_origins(name):
+    """Browser origins such as https://notes.example.com, comma-separated."""
+    origins = env_list(name)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if not (parts.scheme and parts.netloc) or parts.path or parts.query or parts.fragment:
+            raise ImproperlyConfigured(
+                f"{name} lists origins such as https://notes.example.com (scheme, host, optional port, "
+                f"nothing after), not {origin!r}."
+            )
+    return origins
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "knox",
     "django_filters",
@@ -100,6 +129,8 @@ MIDDLEWARE = [
     "notesite.health.HealthCheckMiddleware",
     "notesite.middleware.OptionalTrailingSlashMiddleware",
     "notesite.middleware.RequestLogMiddleware",
+    # Before anything that may answer: a preflight gets its CORS answer here.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -233,6 +264,17 @@ if NOTES_HTTPS:
     CSRF_COOKIE_SECURE = True
 
 
+# CORS: browser apps on the origins listed in NOTES_CORS_ORIGINS may call the
+# API with a token (never with the session cookie); none by default.
+
+CORS_ALLOWED_ORIGINS = env_origins("NOTES_CORS_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match"]
+# Headers a browser app may read from an answer (conditional requests, 201, 429).
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after"]
+
+
 # Django REST framework
 
 REST_FRAMEWORK = {
@@ -254,9 +296,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "notesite.schema.AutoSchema",
     "EXCEPTION_HANDLER": "notesite.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # Every view counts each user's requests against NOTES_USER_RATE (when
+    # set); the login and register views count per address instead.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "login": env_str("NOTES_LOGIN_RATE", "10/min"),
-        "register": env_str("NOTES_REGISTER_RATE", "10/hour"),
+        "login": env_rate("NOTES_LOGIN_RATE", "10/min"),
+        "register": env_rate("NOTES_REGISTER_RATE", "10/hour"),
+        # Password checks behind a token (password change, account deletion).
+        "password": env_rate("NOTES_LOGIN_RATE", "10/min"),
     },
     # Client addresses for throttling: REMOTE_ADDR unless a trusted proxy
     # count says how many X-Forwarded-For hops to skip.
@@ -294,6 +341,8 @@ SPECTACULAR_SETTINGS = {
 # The notes service's own knobs (README, "Configuration").
 
 NOTES_ALLOW_SIGNUP = env_bool("NOTES_ALLOW_SIGNUP", default=False)
+# Requests per user over the whole API, e.g. "600/min"; unset: no limit.
+NOTES_USER_RATE = env_rate("NOTES_USER_RATE")
 NOTES_MAX_BODY_BYTES = env_int("NOTES_MAX_BODY_BYTES", 1024 * 1024)
 NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
 # Form and multipart bodies (browsable API, admin) obey the same limit.

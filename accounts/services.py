@@ -1,0 +1,57 @@
+"""Changes to an account that touch more than one row: password, deletion."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.db import transaction
+
+from accounts.models import AuthToken
+from accounts.throttles import forget_user
+
+
+def password_change(*, user, new_password, keep_token=None):
+    """Set a new password and revoke every token of the user but `keep_token`.
+
+    Browser sessions of the user end by themselves: each carries a hash of
+    the password it logged in with, which no longer matches.
+    """
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revoked = AuthToken.objects.owned_by(user)
+        if keep_token is not None:
+            revoked = revoked.exclude(pk=keep_token.pk)
+        revoked.delete()
+
+
+def user_delete(*, user):
+    """Delete the account and everything it owns, in one transaction.
+
+    Every row of a user hangs off it by a CASCADE foreign key (notes with
+    their tags, revisions and trash, tokens, attachments, ...), so deleting
+    the user deletes them all, and a model added later joins in by cascading
+    too (a test checks that every relation to the user cascades). Sessions
+    name their user only inside their encoded data, so they are found by
+    reading them; the user's throttle counts go from the cache too.
+    """
+    with transaction.atomic():
+        _delete_sessions(user)
+        forget_user(user.pk)
+        user.delete()
+
+
+def _delete_sessions(user):
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store_class, "get_model_class"):
+        return  # sessions kept elsewhere (cache, cookies) just fail to find the user
+    user_id = str(user.pk)
+    session_model = store_class.get_model_class()
+    # Account deletion is rare and browser sessions few, so a scan is fine.
+    keys = [
+        session.session_key
+        for session in session_model.objects.iterator()
+        if session.get_decoded().get(SESSION_KEY) == user_id
+    ]
+    for key in keys:
+        store_class(key).delete()

@@ -1,0 +1,140 @@
+"""Staff see each user's tokens, revoke them, and delete accounts as the API does."""
+
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import AuthToken, User
+from accounts.tests.factories import UserFactory
+from notes.models import Note
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_users_page_lists_their_tokens_with_created_and_expiry(admin_client, user):
+    live, _ = AuthToken.objects.create(user=user)
+    expired, _ = AuthToken.objects.create(user=user, expiry=timedelta(seconds=-1))
+
+    response = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
+
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0]
+    assert [form.original for form in formset] == [expired, live]
+    page = response.content.decode()
+    assert "API tokens" in page
+    assert "Expiry" in page
+    assert live.digest not in page
+
+
+def test_ticking_delete_on_the_users_page_revokes_that_token(admin_client, user):
+    (phone, phone_secret), (laptop, _) = AuthToken.objects.create(user=user), AuthToken.objects.create(user=user)
+    page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update(
+        {
+            "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+            "groups": [],
+            "user_permissions": [],
+            "auth_token_set-TOTAL_FORMS": "2",
+            "auth_token_set-INITIAL_FORMS": "2",
+            "auth_token_set-0-id": str(laptop.pk),
+            "auth_token_set-0-user": str(user.pk),
+            "auth_token_set-1-id": str(phone.pk),
+            "auth_token_set-1-user": str(user.pk),
+            "auth_token_set-1-DELETE": "on",
+        }
+    )
+    data.pop("last_login", None)
+
+    response = admin_client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert list(AuthToken.objects.owned_by(user)) == [laptop]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {phone_secret}")
+    assert client.get("/api/auth/me/").status_code == 401
+
+
+def test_the_token_list_shows_live_and_expired_tokens_and_filters_them(admin_client, user):
+    live, _ = AuthToken.objects.create(user=user)
+    expired, _ = AuthToken.objects.create(user=user, expiry=timedelta(seconds=-1))
+
+    everything = admin_client.get("/admin/accounts/authtoken/")
+    only_live = admin_client.get("/admin/accounts/authtoken/?state=live")
+    only_expired = admin_client.get("/admin/accounts/authtoken/?state=expired")
+
+    assert everything.status_code == 200
+    assert set(everything.context["cl"].result_list) == {live, expired}
+    assert list(only_live.context["cl"].result_list) == [live]
+    assert list(only_expired.context["cl"].result_list) == [expired]
+
+
+def test_staff_revoke_tokens_with_the_bulk_action(admin_client, user, other_user):
+    mine, _ = AuthToken.objects.create(user=user)
+    kept, _ = AuthToken.objects.create(user=other_user)
+
+    response = admin_client.post(
+        "/admin/accounts/authtoken/", {"action": "revoke", "_selected_action": [mine.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Revoked 1 token(s)." in response.content.decode()
+    assert list(AuthToken.objects.all()) == [kept]
+
+
+def test_tokens_cannot_be_added_in_the_admin(admin_client):
+    assert admin_client.get("/admin/accounts/authtoken/add/").status_code == 403
+
+
+def test_deleting_a_user_in_the_admin_deletes_everything_as_the_api_does(admin_client, user):
+    NoteFactory(owner=user)
+    token, _ = AuthToken.objects.create(user=user)
+    browser = APIClient()
+    browser.force_login(user)
+
+    confirmation = admin_client.get(f"/admin/accounts/user/{user.pk}/delete/")
+    response = admin_client.post(f"/admin/accounts/user/{user.pk}/delete/", {"post": "yes"})
+
+    assert f"API token {token.pk}" in confirmation.content.decode()
+    assert token.digest not in confirmation.content.decode()
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Note.objects.filter(owner_id=user.pk).exists()
+    assert not AuthToken.objects.filter(user_id=user.pk).exists()
+    assert browser.get("/api/auth/me/").status_code == 401
+
+
+def test_deleting_users_in_bulk_goes_through_the_same_function(admin_client, monkeypatch):
+    users = UserFactory.create_batch(2)
+    deleted = []
+    monkeypatch.setattr("accounts.admin.user_delete", lambda *, user: deleted.append(user.pk) or user.delete())
+
+    admin_client.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [u.pk for u in users], "post": "yes"},
+    )
+
+    assert sorted(deleted) == sorted(u.pk for u in users)
+    assert not User.objects.filter(pk__in=deleted).exists()
+
+
+def test_the_admins_add_user_form_refuses_a_name_differing_only_in_case(admin_client):
+    UserFactory(username="Ärger")
+
+    response = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "ärger",
+            "password1": "a long passphrase",
+            "password2": "a long passphrase",
+            "usable_password": "true",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["username"] == ["A user with that username already exists."]
+    assert User.objects.count() == 2  # Ärger and the admin

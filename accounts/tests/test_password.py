@@ -1,0 +1,158 @@
+"""Changing the password after a scare: validators apply, every other device is cut off."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import AuthToken, User
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def token_client(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def change(client, old, new):
+    return client.post("/api/auth/password/", {"old_password": old, "new_password": new}, format="json")
+
+
+def test_change_sets_the_new_password(auth_client, user, password):
+    response = change(auth_client, password, NEW_PASSWORD)
+
+    assert response.status_code == 204
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    assert not user.check_password(password)
+
+
+def test_change_revokes_every_other_token_and_keeps_the_current_one(user, other_user, password):
+    _, current = AuthToken.objects.create(user=user)
+    others = [AuthToken.objects.create(user=user)[1] for _ in range(2)]
+    _, other_users = AuthToken.objects.create(user=other_user)
+    client = token_client(current)
+
+    change(client, password, NEW_PASSWORD)
+
+    assert client.get("/api/auth/me/").status_code == 200
+    assert [token_client(token).get("/api/auth/me/").status_code for token in others] == [401, 401]
+    assert token_client(other_users).get("/api/auth/me/").status_code == 200
+    assert AuthToken.objects.owned_by(user).count() == 1
+
+
+def test_the_new_password_logs_in_and_the_old_one_does_not(auth_client, user, password):
+    change(auth_client, password, NEW_PASSWORD)
+    login = APIClient()
+
+    old = login.post("/api/auth/token/", {"username": user.username, "password": password}, format="json")
+    new = login.post("/api/auth/token/", {"username": user.username, "password": NEW_PASSWORD}, format="json")
+
+    assert old.status_code == 400
+    assert new.status_code == 200
+
+
+def test_a_wrong_old_password_is_400_and_changes_nothing(user, password):
+    _, current = AuthToken.objects.create(user=user)
+    _, other = AuthToken.objects.create(user=user)
+
+    response = change(token_client(current), "not my password", NEW_PASSWORD)
+
+    assert response.status_code == 400
+    assert response.json() == {"old_password": ["Your old password was entered incorrectly."]}
+    user.refresh_from_db()
+    assert user.check_password(password)
+    assert token_client(other).get("/api/auth/me/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("new_password", "problem"),
+    [
+        ("short", "This password is too short. It must contain at least 8 characters."),
+        ("password", "This password is too common."),
+        ("83749201384756", "This password is entirely numeric."),
+    ],
+)
+def test_djangos_validators_apply_and_name_the_problem(auth_client, user, password, new_password, problem):
+    response = change(auth_client, password, new_password)
+
+    assert response.status_code == 400
+    assert problem in response.json()["new_password"]
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+def test_a_password_like_the_username_is_refused(auth_client, user, password):
+    response = change(auth_client, password, f"{user.username}!123")
+
+    assert response.status_code == 400
+    assert response.json()["new_password"] == ["The password is too similar to the username."]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"old_password", "new_password"}),
+        ({"old_password": "x"}, {"new_password"}),
+        ({"old_password": "", "new_password": ""}, {"old_password", "new_password"}),
+        ({"old_password": 5, "new_password": ["x"]}, {"old_password", "new_password"}),
+    ],
+)
+def test_missing_or_malformed_fields_are_400_naming_them(auth_client, body, fields):
+    response = auth_client.post("/api/auth/password/", body, format="json")
+
+    assert response.status_code == 400
+    assert fields <= set(response.json())
+
+
+def test_change_requires_authentication(api_client, user, password):
+    response = change(api_client, password, NEW_PASSWORD)
+
+    assert response.status_code == 401
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+def test_a_browser_session_stays_logged_in_after_changing_the_password(user, password):
+    browser = APIClient(enforce_csrf_checks=False)
+    browser.force_login(user)
+    AuthToken.objects.create(user=user)
+
+    response = change(browser, password, NEW_PASSWORD)
+
+    assert response.status_code == 204
+    assert browser.get("/api/auth/me/").status_code == 200
+    assert not AuthToken.objects.owned_by(user).exists()
+
+
+def test_other_browser_sessions_end_when_the_password_changes(auth_client, user, password):
+    other_browser = APIClient()
+    other_browser.force_login(user)
+
+    change(auth_client, password, NEW_PASSWORD)
+
+    assert other_browser.get("/api/auth/me/").status_code == 401
+
+
+def test_a_browser_session_must_send_its_csrf_token(user, password):
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+
+    response = change(browser, password, NEW_PASSWORD)
+
+    assert response.status_code == 403
+    assert User.objects.get(pk=user.pk).check_password(password)
+
+
+def test_guessing_the_old_password_is_throttled_per_user(auth_client, other_client, password, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"password": "3/min"}}
+    cache.clear()
+
+    statuses = [change(auth_client, f"guess {n}", NEW_PASSWORD).status_code for n in range(4)]
+
+    assert statuses == [400, 400, 400, 429]
+    assert int(change(auth_client, password, NEW_PASSWORD)["Retry-After"]) > 0
+    assert change(other_client, "guess", NEW_PASSWORD).status_code == 400
