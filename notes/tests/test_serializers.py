@@ -1,0 +1,57 @@
+"""Focused tests of the note serializer's own logic."""
+
+import datetime
+
+import pytest
+from rest_framework import serializers
+from rest_framework.test import APIRequestFactory
+
+from notes.serializers import NoteSerializer
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def request_context():
+    return {"request": APIRequestFactory().get("/api/notes/")}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"title": "Plain", "content": "", "tags": []},
+        {"title": "Ünïcode ☃ 😀", "content": "line\nbreak", "tags": ["ß", "日本語", "a/b"], "pinned": True},
+        {"title": "x" * 200, "content": "y" * 5000, "tags": [f"t{i}" for i in range(20)]},
+    ],
+)
+def test_fast_representation_equals_drfs_own(user, request_context, attributes):
+    note = NoteFactory(owner=user, **attributes)
+    note.created_at = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)  # microsecond 0
+    serializer = NoteSerializer(note, context=request_context)
+
+    fast = serializer.to_representation(note)
+    drf = serializers.ModelSerializer.to_representation(serializer, note)
+
+    assert fast == drf
+    assert fast["created_at"] == "2026-01-02T03:04:05.000000Z"
+
+
+def test_fields_are_fresh_per_serializer(user, request_context, settings):
+    settings.ALLOWED_HOSTS = ["testserver", "other.example"]
+    note = NoteFactory(owner=user)
+
+    first = NoteSerializer(note, context=request_context)
+    second = NoteSerializer(note, context={"request": APIRequestFactory().get("/", HTTP_HOST="other.example")})
+
+    assert first.fields["url"] is not second.fields["url"]
+    assert first.data["url"].startswith("http://testserver/")
+    assert second.data["url"].startswith("http://other.example/")
+
+
+def test_every_note_of_a_page_gets_its_own_url(user, request_context):
+    notes = NoteFactory.create_batch(3, owner=user)
+
+    data = NoteSerializer(notes, many=True, context=request_context).data
+
+    assert [item["url"] for item in data] == [f"http://testserver/api/notes/{note.pk}/" for note in notes]
