@@ -149,6 +149,8 @@ class TagListField(serializers.ListField):
 
 
 class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """A note. Unknown fields are refused; read-only fields sent back are ignored."""
+
     url = IdentityURLField(view_name="note-detail")
     title = StrictCharField(max_length=200)
     content = StrictCharField(
