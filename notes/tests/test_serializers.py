@@ -55,3 +55,12 @@ def test_every_note_of_a_page_gets_its_own_url(user, request_context):
     data = NoteSerializer(notes, many=True, context=request_context).data
 
     assert [item["url"] for item in data] == [f"http://testserver/api/notes/{note.pk}/" for note in notes]
+
+
+def test_every_note_field_takes_the_fast_path(user, request_context):
+    NoteSerializer(NoteFactory(owner=user), context=request_context).data  # noqa: B018 (builds the plan)
+
+    plan = NoteSerializer._representation_plan
+
+    assert [name for name, _, formatter in plan if formatter is None] == []
+    assert [name for name, *_ in plan] == NoteSerializer.Meta.fields
