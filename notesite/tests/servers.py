@@ -1,5 +1,6 @@
 """Real gunicorn servers for tests: production settings, a temporary data folder."""
 
+import contextlib
 import os
 import re
 import signal
@@ -105,3 +106,37 @@ class Server:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+@contextlib.contextmanager
+def scratch_postgresql_database(suffix):
+    """A fresh PostgreSQL database beside the suite's, dropped afterwards; yields its URL."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.settings_dict
+    name = f"{params['NAME']}_{suffix}"
+    server = {"host": params["HOST"], "port": params["PORT"], "user": params["USER"], "password": params["PASSWORD"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_url_for_tests(db_number):
+    """A Redis database of the tests' own, emptied; skips when Redis is not reachable."""
+    import pytest
+    import redis
+
+    url = os.environ.get("NOTES_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{db_number}")
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {url} (set NOTES_TEST_REDIS_URL): {exc}")
+    client.flushdb()
+    return url
