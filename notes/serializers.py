@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from notes.models import Note
+from notes.models import Note, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
 from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 
@@ -214,3 +214,29 @@ class NoteConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     current = NoteSerializer()
     changed_fields = serializers.ListField(child=serializers.ChoiceField(choices=EDITABLE_FIELDS))
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    """A state the note had before a change replaced it."""
+
+    class Meta:
+        model = Revision
+        fields = ["version", "title", "content", "pinned", "tags", "updated_at"]
+        read_only_fields = fields
+
+
+class TrashedNoteSerializer(serializers.ModelSerializer):
+    """A note in the trash: read-only, with when it was trashed."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="trash-detail")
+
+    class Meta:
+        model = Note
+        fields = [*NoteSerializer.Meta.fields, "deleted_at"]
+        read_only_fields = fields
+
+
+class TrashConflictSerializer(NoteConflictSerializer):
+    """The 412 answer of a trash action: the note as it is in the trash now."""
+
+    current = TrashedNoteSerializer()
