@@ -240,3 +240,26 @@ class TrashConflictSerializer(NoteConflictSerializer):
     """The 412 answer of a trash action: the note as it is in the trash now."""
 
     current = TrashedNoteSerializer()
+
+
+class NoteImportSerializer(NoteSerializer):
+    """One note of an import: the API's rules, plus the timestamps an import keeps.
+
+    A time in the future is taken as now, and a note is never created after
+    it was last updated.
+    """
+
+    url = None
+    created_at = serializers.DateTimeField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
+
+    class Meta(NoteSerializer.Meta):
+        fields = [*EDITABLE_FIELDS, "created_at", "updated_at"]
+        read_only_fields = []
+
+    def validate(self, attrs):
+        now = timezone.now()
+        created, updated = attrs.get("created_at"), attrs.get("updated_at")
+        attrs["updated_at"] = min(updated or created or now, now)
+        attrs["created_at"] = min(created or attrs["updated_at"], attrs["updated_at"])
+        return attrs

@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from notes.transfer.views import ExportView, ImportView
 from notes.views import NoteViewSet, TrashViewSet
 
 
@@ -17,4 +19,8 @@ router = Router()
 router.register("notes", NoteViewSet, basename="note")
 router.register("trash", TrashViewSet, basename="trash")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("export/", ExportView.as_view(), name="export"),
+    path("import/", ImportView.as_view(), name="import"),
+    *router.urls,
+]
