@@ -1,7 +1,7 @@
 """Stream a user's notes as one JSON document or as a zip of Markdown files.
 
-Both are generators of bytes that read the notes in batches by id, so a
-worker holds one batch at a time however many notes there are: the JSON is
+Both are generators of bytes over notes read in batches by id (`notes_by_id`),
+so a worker holds one batch at a time however many notes there are: the JSON is
 written note by note, and the zip is written to a sink that is emptied
 after every file (zip's data descriptors need no seeking back). Only the
 zip's directory and the manifest, a few dozen bytes per note, stay in memory.
@@ -47,25 +47,25 @@ def note_document(note):
     }
 
 
-def export_json(queryset):
+def export_json(notes):
     """`{"format", "version", "exported_at", "notes": [...], "count"}`, a note per line."""
     header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "exported_at": markdown.timestamp(timezone.now())}
     yield orjson.dumps(header)[:-1] + b',"notes":['
     count = 0
-    for note in notes_by_id(queryset):
+    for note in notes:
         yield (b",\n" if count else b"\n") + orjson.dumps(note_document(note))
         count += 1
     yield b'\n],"count":%d}\n' % count
 
 
-def export_markdown_zip(queryset):
+def export_markdown_zip(notes):
     """A zip of `<title>.md` files and a `manifest.json` with the count and a SHA-256 per file."""
     sink = _Sink()
     names = markdown.UniqueNames()
     files = {}
     exported_at = timezone.now()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for note in notes_by_id(queryset):
+        for note in notes:
             data = markdown.render(note).encode()
             name = names(markdown.file_stem(note.title))
             archive.writestr(_member(name, note.updated_at), data)

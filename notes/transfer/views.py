@@ -76,7 +76,7 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": [f"Must be one of: {', '.join(EXPORT_FORMATS)}."]})
         export, content_type, extension = EXPORT_FORMATS[export_format]
-        response = StreamingHttpResponse(export(self.get_queryset()), content_type=content_type)
+        response = StreamingHttpResponse(export(exporting.notes_by_id(self.get_queryset())), content_type=content_type)
         filename = f"notes-{timezone.now():%Y-%m-%d}.{extension}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
