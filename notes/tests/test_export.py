@@ -165,13 +165,17 @@ def test_export_reads_notes_in_batches_by_id(user):
     assert [note.pk for note in exported] == sorted(note.pk for note in notes)
 
 
-def test_the_export_is_streamed(auth_client, user):
-    NoteFactory.create_batch(3, owner=user)
+def test_the_export_is_streamed_reading_notes_as_it_goes(auth_client, user):
+    NoteFactory(owner=user, title="before")
+    response = auth_client.get("/api/export/", {"format": "json"})
+    chunks = iter(response.streaming_content)
 
-    response = auth_client.get("/api/export/", {"format": "markdown"})
+    first = next(chunks)  # the document's header, sent before any note is read
+    NoteFactory(owner=user, title="while streaming")
+    document = json.loads(first + b"".join(chunks))
 
     assert response.streaming
-    assert len(list(response.streaming_content)) == 4  # one chunk per note, then the directory
+    assert [note["title"] for note in document["notes"]] == ["before", "while streaming"]
 
 
 def test_an_unknown_format_is_400_naming_it(auth_client):
@@ -201,3 +205,30 @@ def test_exporting_costs_one_query_per_batch(auth_client, user, django_assert_nu
 
     with django_assert_num_queries(2):  # the token with its user, then the one batch
         download(auth_client.get("/api/export/", {"format": "markdown"}))
+
+
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_export_memory_does_not_grow_with_the_number_of_notes(auth_client, user, export_format):
+    """Streaming holds a batch at a time: three times the notes, about the same peak."""
+    import tracemalloc
+
+    from notes.services import note_create_many
+
+    def peak_while_exporting():
+        tracemalloc.start()
+        try:
+            for _chunk in auth_client.get("/api/export/", {"format": export_format}).streaming_content:
+                pass
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    def add_notes(count):
+        note_create_many(owner=user, notes=[{"title": f"n{i}", "content": "x" * 20_000} for i in range(count)])
+
+    add_notes(1000)
+    small = peak_while_exporting()
+    add_notes(2000)
+    large = peak_while_exporting()
+
+    assert large < small * 1.5  # holding every note would take three times as much

@@ -4,11 +4,13 @@ Both are generators of bytes over notes read in batches by id (`notes_by_id`),
 so a worker holds one batch at a time however many notes there are: the JSON is
 written note by note, and the zip is written to a sink that is emptied
 after every file (zip's data descriptors need no seeking back). Only the
-zip's directory and the manifest, a few dozen bytes per note, stay in memory.
+zip's directory, which the format puts at the end, stays in memory: a few
+hundred bytes a note.
 """
 
 import datetime
 import hashlib
+import tempfile
 import zipfile
 
 import orjson
@@ -17,6 +19,7 @@ from django.utils import timezone
 from notes.transfer import FORMAT_NAME, FORMAT_VERSION, markdown
 
 BATCH_SIZE = 500
+CHUNK_BYTES = 64 * 1024
 MANIFEST_NAME = "manifest.json"
 
 
@@ -59,27 +62,37 @@ def export_json(notes):
 
 
 def export_markdown_zip(notes):
-    """A zip of `<title>.md` files and a `manifest.json` with the count and a SHA-256 per file."""
+    """A zip of `<title>.md` files and a `manifest.json` with the count and a SHA-256 per file.
+
+    The manifest's lines are spooled to a temporary file as the notes go by,
+    then copied into the archive last.
+    """
     sink = _Sink()
     names = markdown.UniqueNames()
-    files = {}
+    count = 0
     exported_at = timezone.now()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive, tempfile.TemporaryFile() as lines:
         for note in notes:
             data = markdown.render(note).encode()
             name = names(markdown.file_stem(note.title))
             archive.writestr(_member(name, note.updated_at), data)
-            files[name] = hashlib.sha256(data).hexdigest()
-            yield sink.take()
-        manifest = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "exported_at": markdown.timestamp(exported_at),
-            "count": len(files),
-            "files": files,
-        }
-        archive.writestr(_member(MANIFEST_NAME, exported_at), orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    yield sink.take()
+            lines.write(b'%s    %s: "%s"' % (b",\n" if count else b"", orjson.dumps(name), _sha256(data)))
+            count += 1
+            yield from sink.take()
+        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "exported_at": markdown.timestamp(exported_at)}
+        with archive.open(_member(MANIFEST_NAME, exported_at), "w") as manifest:
+            manifest.write(orjson.dumps({**header, "count": count}, option=orjson.OPT_INDENT_2)[:-2])
+            manifest.write(b',\n  "files": {\n')
+            lines.seek(0)
+            while chunk := lines.read(CHUNK_BYTES):
+                manifest.write(chunk)
+                yield from sink.take()
+            manifest.write(b"\n  }\n}\n")
+    yield from sink.take()
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest().encode()
 
 
 def _member(name, when):
@@ -105,6 +118,6 @@ class _Sink:
         pass
 
     def take(self):
-        data = b"".join(self.chunks)
-        self.chunks.clear()
-        return data
+        """The bytes written since the last take, as written (joining them would copy)."""
+        chunks, self.chunks = self.chunks, []
+        return chunks

@@ -168,17 +168,21 @@ class UniqueNames:
 
     def __init__(self, suffix=".md"):
         self.suffix = suffix
+        # Hashes of the case-folded names given, not the names: a few dozen
+        # bytes a note for a large export. A hash collision, vanishingly rare,
+        # only numbers a name that did not need it.
         self.taken = set()
-        self.next_number = {}
+        self.next_number = {}  # only for stems that have collided
 
     def __call__(self, stem):
         key = stem.casefold()
         number = self.next_number.get(key, 1)
-        while True:
-            name = f"{stem}{self.suffix}" if number == 1 else f"{stem} ({number}){self.suffix}"
-            if name.casefold() not in self.taken:
-                break
+        while hash((name := self.name(stem, number)).casefold()) in self.taken:
             number += 1
-        self.next_number[key] = number + 1
-        self.taken.add(name.casefold())
+        if number > 1:
+            self.next_number[key] = number + 1
+        self.taken.add(hash(name.casefold()))
         return name
+
+    def name(self, stem, number):
+        return f"{stem}{self.suffix}" if number == 1 else f"{stem} ({number}){self.suffix}"
