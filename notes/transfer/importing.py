@@ -77,7 +77,10 @@ class Report:
     rejected: list = field(default_factory=list)
 
     def as_dict(self):
-        return {"imported": self.imported, "ids": self.ids, "rejected": self.rejected}
+        """`{"imported", "ids", "rejected": []}`, or `{"imported": 0, "rejected": [...]}`."""
+        if self.rejected:
+            return {"imported": 0, "rejected": self.rejected}
+        return {"imported": self.imported, "ids": self.ids, "rejected": []}
 
 
 class Rejected(Exception):

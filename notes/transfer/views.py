@@ -1,7 +1,7 @@
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -69,6 +69,7 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
         responses={
             (200, "application/json"): ExportDocumentSerializer,
             (200, "application/zip"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="`format` is neither json nor markdown."),
         },
     )
     def get(self, request, *args, **kwargs):
@@ -96,7 +97,14 @@ class ImportRejectionSerializer(serializers.Serializer):
 
 class ImportReportSerializer(serializers.Serializer):
     imported = serializers.IntegerField(help_text="Notes created (on a dry run: that would be created).")
-    ids = serializers.ListField(child=serializers.IntegerField(), help_text="Their ids, in the file's order.")
+    ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Their ids, in the file's order (none on a dry run)."
+    )
+    rejected = ImportRejectionSerializer(many=True, help_text="Always empty here.")
+
+
+class ImportRejectedSerializer(serializers.Serializer):
+    imported = serializers.IntegerField(help_text="Always 0: nothing was imported.")
     rejected = ImportRejectionSerializer(many=True)
 
 
@@ -130,9 +138,16 @@ class ImportView(generics.GenericAPIView):
         ],
         responses={
             201: ImportReportSerializer,
-            200: OpenApiResponse(ImportReportSerializer, description="Dry run: what the import would do."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="ImportDryRun",
+                    serializers=[ImportReportSerializer, ImportRejectedSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Dry run: the report the import would give; nothing was written.",
+            ),
             400: OpenApiResponse(
-                ImportReportSerializer,
+                ImportRejectedSerializer,
                 description="Rejected entries, nothing imported (or field-keyed messages for `file` or `dry_run`).",
             ),
         },
