@@ -221,3 +221,11 @@ def test_purge_leaves_live_notes_alone(user):
 
     assert notes_purge(notes=Note.objects.all()) == 0
     assert Note.objects.filter(pk=note.pk).exists()
+
+
+def test_the_api_root_links_the_trash_export_and_import(auth_client):
+    links = auth_client.get("/api/").json()
+
+    assert links["trash"] == "http://testserver/api/trash/"
+    assert links["export"] == "http://testserver/api/export/"
+    assert links["import"] == "http://testserver/api/import/"
