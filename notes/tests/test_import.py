@@ -392,6 +392,8 @@ def test_a_member_lying_about_its_size_is_rejected(auth_client):
         (b"---\ntitle: {a: 1}\n---\nbody", "Not a valid string"),
         (b"---\ntitle: ok\npinned: maybe\n---\n", "valid boolean"),
         (b"---\ntitle: ok\ncreated_at: someday\n---\n", "Datetime has wrong format"),
+        (b"---\ntitle: !!python/object/apply:os.system [echo]\n---\n", "not valid YAML"),
+        (b"---\nx: &x [a, a]\ny: &y [*x, *x]\ntitle: *y\n---\n", "aliases"),
     ],
 )
 def test_a_bad_markdown_file_is_rejected(auth_client, body, message):

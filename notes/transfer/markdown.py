@@ -88,8 +88,12 @@ def parse(text):
     if len(block) > MAX_FRONT_MATTER_CHARS:
         raise FormatError(f"The front matter is longer than {MAX_FRONT_MATTER_CHARS} characters.")
     try:
+        # Aliases can make a few bytes stand for billions of values ("billion
+        # laughs"); front matter has no use for them.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(block, Loader=YAML_LOADER)):
+            raise FormatError("The front matter may not use YAML aliases (*name).")
         metadata = yaml.load(block, Loader=YAML_LOADER)  # a safe loader
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # the pure-Python loader recurses
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""
         raise FormatError(f"The front matter is not valid YAML{line}.") from None
