@@ -228,7 +228,9 @@ class ZipSource:
         """The file names and SHA-256 the manifest lists, after checking them against the archive."""
         try:
             data = orjson.loads(_read_member(self.archive, manifest, limit))
-        except (orjson.JSONDecodeError, EntryError):
+        except EntryError as exc:
+            raise reject(manifest.filename, str(exc).replace("for a note", "for a manifest")) from None
+        except orjson.JSONDecodeError:
             raise reject(manifest.filename, "The manifest is not valid JSON.") from None
         files = data.get("files") if isinstance(data, dict) else None
         if (
