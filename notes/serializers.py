@@ -216,7 +216,7 @@ class NoteConflictSerializer(serializers.Serializer):
     changed_fields = serializers.ListField(child=serializers.ChoiceField(choices=EDITABLE_FIELDS))
 
 
-class RevisionSerializer(serializers.ModelSerializer):
+class RevisionSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serializers.ModelSerializer):
     """A state the note had before a change replaced it."""
 
     class Meta:
@@ -225,10 +225,10 @@ class RevisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TrashedNoteSerializer(serializers.ModelSerializer):
+class TrashedNoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serializers.ModelSerializer):
     """A note in the trash: read-only, with when it was trashed."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="trash-detail")
+    url = IdentityURLField(view_name="trash-detail")
 
     class Meta:
         model = Note
