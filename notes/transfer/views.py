@@ -10,7 +10,7 @@ from rest_framework.settings import APISettings
 
 from notes.models import Note
 from notes.serializers import StrictFieldsMixin
-from notes.transfer import exporting, importing, parsers
+from notes.transfer import entries, exporting, importing, parsers
 from notes.views import OwnedByUserMixin
 from notesite.exceptions import RequestBodyTooLarge
 
@@ -165,13 +165,13 @@ class ImportView(generics.GenericAPIView):
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)
 
     def run_import(self, file, *, dry_run):
-        limits = importing.Limits.for_api()
+        limits = entries.Limits.for_api()
         if file.size > limits.max_bytes:
             raise RequestBodyTooLarge(limits.max_bytes)
         try:
             source = importing.open_import(file, name=file.name, content_type=file.content_type, limits=limits)
             return importing.notes_import(owner=self.request.user, source=source, dry_run=dry_run)
-        except importing.Rejected as exc:
+        except entries.Rejected as exc:
             return importing.Report(rejected=exc.rejected)
 
     def dry_run(self):

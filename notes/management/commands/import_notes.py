@@ -8,7 +8,7 @@ from django.db import DatabaseError, transaction
 from notes.management.commands.export_notes import _user
 from notes.management.progress import Progress
 from notes.services import note_create_many
-from notes.transfer import importing
+from notes.transfer import entries, importing
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         with file:
             try:
                 source = importing.open_import(file, name=path.name)
-            except importing.Rejected as exc:
+            except entries.Rejected as exc:
                 self.report(exc.rejected)
             count = self.check(source)
             if dry_run:
@@ -79,7 +79,7 @@ class Command(BaseCommand):
     def report(self, rejected):
         for rejection in rejected:
             for field, messages in rejection["errors"].items():
-                where = "" if field == importing.NON_FIELD else f" {field}:"
+                where = "" if field == entries.NON_FIELD else f" {field}:"
                 self.stderr.write(f"{rejection['entry']}:{where} {' '.join(map(str, messages))}")
         raise CommandError(f"{len(rejected)} entr{'y' if len(rejected) == 1 else 'ies'} rejected; nothing imported.")
 
