@@ -1,9 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import truncatechars
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
 
-from notes.models import Note, NoteTag
-from notes.services import note_create, note_trash, note_update
+from notes.models import Note, NoteTag, Revision
+from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
 from notes.tags import normalise_tags
 
 
@@ -60,6 +65,25 @@ class TagFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    """Read-only: revisions are written by notes.services, never by hand."""
+
+    list_display = ["note", "version", "title", "updated_at"]
+    list_select_related = ["note"]
+    search_fields = ["title", "note__title"]
+    readonly_fields = ["note", "version", "title", "content", "pinned", "tags", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Note)
 class NoteAdmin(admin.ModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
@@ -72,7 +96,7 @@ class NoteAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at", "version", "deleted_at"]
     date_hierarchy = "updated_at"
     show_full_result_count = False
-    actions = ["pin", "unpin", "move_to_trash"]
+    actions = ["pin", "unpin", "move_to_trash", "restore_from_trash"]
 
     @admin.display(description="tags")
     def tag_list(self, note):
@@ -84,9 +108,47 @@ class NoteAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    def has_change_permission(self, request, obj=None):
+        # A note in the trash is shown, not edited: restore it first.
+        if obj is not None and obj.is_trashed:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         # A note keeps its owner; the field is chosen once, on creation.
-        return [*self.readonly_fields, "owner"] if obj else self.readonly_fields
+        return [*self.readonly_fields, "owner", "history"] if obj else self.readonly_fields
+
+    @admin.display(description="history")
+    def history(self, note):
+        """The states the note replaced, newest first, each linking to the whole revision.
+
+        A read-only table rather than an inline: an inline's formset would have
+        the change form post data for rows nobody may edit.
+        """
+        revisions = note.revisions.order_by("-version")
+        if not revisions:
+            return "No earlier versions."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:notes_revision_change", args=[revision.pk]),
+                    revision.version,
+                    localize(timezone.localtime(revision.updated_at)),
+                    revision.title,
+                    truncatechars(revision.content, 120),
+                    "yes" if revision.pinned else "no",
+                    ", ".join(revision.tags),
+                )
+                for revision in revisions
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>version</th><th>updated</th><th>title</th><th>content</th>"
+            "<th>pinned</th><th>tags</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
@@ -96,8 +158,17 @@ class NoteAdmin(admin.ModelAdmin):
             saved = note_create(owner=form.cleaned_data["owner"], **fields)
         obj.pk, obj.version, obj.updated_at = saved.pk, saved.version, saved.updated_at
 
+    def get_deleted_objects(self, objs, request):
+        # Revisions cannot be deleted on their own, but go with their note.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Revision._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
+
     def delete_model(self, request, obj):
-        if not obj.is_trashed:
+        # A live note moves to the trash; a note already there is deleted forever.
+        if obj.is_trashed:
+            note_delete_forever(note=obj)
+        else:
             note_trash(note=obj)
 
     @admin.action(description="Pin selected notes")
@@ -114,6 +185,13 @@ class NoteAdmin(admin.ModelAdmin):
         for note in notes:
             note_trash(note=note)
         self.message_user(request, f"Moved {len(notes)} note(s) to the trash.", messages.SUCCESS)
+
+    @admin.action(description="Restore selected notes from the trash")
+    def restore_from_trash(self, request, queryset):
+        notes = list(queryset.trashed())
+        for note in notes:
+            note_restore(note=note)
+        self.message_user(request, f"Restored {len(notes)} note(s) from the trash.", messages.SUCCESS)
 
     def _update_each(self, request, queryset, **changes):
         notes = list(queryset.alive())

@@ -46,6 +46,14 @@ class Note(models.Model):
                 name="note_owner_default_order",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # Serves the trash listing, most recently trashed first.
+            models.Index(
+                fields=["owner", "-deleted_at", "-id"],
+                name="note_owner_trash_order",
+                condition=Q(deleted_at__isnull=False),
+            ),
+            # Serves `purge_trash`: everyone's notes trashed before a date.
+            models.Index(fields=["deleted_at"], name="note_trashed_at", condition=Q(deleted_at__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="note_version_positive"),
@@ -79,3 +87,37 @@ class NoteTag(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RevisionQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(note__owner=user)
+
+
+class Revision(models.Model):
+    """A state a note had before a change replaced it: the note at `version`.
+
+    Written by `notes.services` in the same transaction as the change, so
+    every path that changes a note keeps what it replaced.
+    """
+
+    # Indexed by the unique constraint below, which leads with the note.
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="revisions", db_index=False)
+    version = models.PositiveIntegerField(help_text="The note's version in this state.")
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True, default="")
+    pinned = models.BooleanField(default=False)
+    tags = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(help_text="When the note reached this state.")
+
+    objects = RevisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            # Also the index that lists a note's revisions and prunes old ones.
+            models.UniqueConstraint(fields=["note", "version"], name="revision_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} (version {self.version})"

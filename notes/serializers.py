@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from notes.models import Note
+from notes.models import Note, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
 from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 
@@ -214,3 +214,52 @@ class NoteConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     current = NoteSerializer()
     changed_fields = serializers.ListField(child=serializers.ChoiceField(choices=EDITABLE_FIELDS))
+
+
+class RevisionSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serializers.ModelSerializer):
+    """A state the note had before a change replaced it."""
+
+    class Meta:
+        model = Revision
+        fields = ["version", "title", "content", "pinned", "tags", "updated_at"]
+        read_only_fields = fields
+
+
+class TrashedNoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serializers.ModelSerializer):
+    """A note in the trash: read-only, with when it was trashed."""
+
+    url = IdentityURLField(view_name="trash-detail")
+
+    class Meta:
+        model = Note
+        fields = [*NoteSerializer.Meta.fields, "deleted_at"]
+        read_only_fields = fields
+
+
+class TrashConflictSerializer(NoteConflictSerializer):
+    """The 412 answer of a trash action: the note as it is in the trash now."""
+
+    current = TrashedNoteSerializer()
+
+
+class NoteImportSerializer(NoteSerializer):
+    """One note of an import: the API's rules, plus the timestamps an import keeps.
+
+    A time in the future is taken as now, and a note is never created after
+    it was last updated.
+    """
+
+    url = None
+    created_at = serializers.DateTimeField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
+
+    class Meta(NoteSerializer.Meta):
+        fields = [*EDITABLE_FIELDS, "created_at", "updated_at"]
+        read_only_fields = []
+
+    def validate(self, attrs):
+        now = timezone.now()
+        created, updated = attrs.get("created_at"), attrs.get("updated_at")
+        attrs["updated_at"] = min(updated or created or now, now)
+        attrs["created_at"] = min(created or attrs["updated_at"], attrs["updated_at"])
+        return attrs

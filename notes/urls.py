@@ -1,13 +1,35 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from notes.views import NoteViewSet
+from notes.transfer.views import ExportView, ImportView
+from notes.views import NoteViewSet, TrashViewSet
 
 
 class Router(DefaultRouter):
+    """DRF's router; a viewset with an `empty` method also answers DELETE on its list.
+
+    The API root lists the viewsets, and the plain views named in `root_links`.
+    """
+
     include_format_suffixes = False
+    routes = [
+        DefaultRouter.routes[0]._replace(mapping={**DefaultRouter.routes[0].mapping, "delete": "empty"}),
+        *DefaultRouter.routes[1:],
+    ]
+    root_links = {"export": "export", "import": "import"}
+
+    def get_api_root_view(self, api_urls=None):
+        list_name = self.routes[0].name
+        links = {prefix: list_name.format(basename=basename) for prefix, _, basename in self.registry}
+        return self.APIRootView.as_view(api_root_dict={**links, **self.root_links})
 
 
 router = Router()
 router.register("notes", NoteViewSet, basename="note")
+router.register("trash", TrashViewSet, basename="trash")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("export/", ExportView.as_view(), name="export"),
+    path("import/", ImportView.as_view(), name="import"),
+    *router.urls,
+]

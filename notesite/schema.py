@@ -83,7 +83,10 @@ class AutoSchema(openapi.AutoSchema):
         return codes
 
     def is_conditional_on_one(self):
-        return isinstance(self.view, ConditionalNoteMixin) and "{" in self.path
+        if not (isinstance(self.view, ConditionalNoteMixin) and "{" in self.path):
+            return False
+        # Reads are conditional (304) only where they answer the note itself.
+        return self.method != "GET" or self.view.action == "retrieve"
 
     def get_override_parameters(self):
         parameters = super().get_override_parameters()

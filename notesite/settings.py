@@ -347,6 +347,15 @@ NOTES_MAX_BODY_BYTES = env_int("NOTES_MAX_BODY_BYTES", 1024 * 1024)
 NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
 # Form and multipart bodies (browsable API, admin) obey the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = NOTES_MAX_BODY_BYTES
+# Nothing lost (README, "Nothing lost"): revisions kept per note, days in the
+# trash before `purge_trash` deletes forever, and the caps on an API import
+# (larger imports go through `manage.py import_notes`).
+NOTES_REVISIONS_KEPT = env_int("NOTES_REVISIONS_KEPT", 100)
+NOTES_TRASH_DAYS = env_int("NOTES_TRASH_DAYS", 30)
+NOTES_IMPORT_MAX_BYTES = env_int("NOTES_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+NOTES_IMPORT_MAX_ENTRIES = env_int("NOTES_IMPORT_MAX_ENTRIES", 10_000)
+if NOTES_REVISIONS_KEPT < 1:
+    raise ImproperlyConfigured("NOTES_REVISIONS_KEPT must be at least 1.")
 
 
 # Logging: one JSON line per request on stderr, for any log collector.

@@ -303,8 +303,9 @@ def test_detail_costs_two_queries(auth_client, note, django_assert_num_queries):
 
 def test_patch_costs_fixed_queries(auth_client, note, django_assert_num_queries):
     # token, note, then in a transaction (a savepoint here) the compare-and-swap
-    # update; the tag index is touched only when tags change.
-    with django_assert_num_queries(5):
+    # update and the revision keeping what it replaced; the tag index is
+    # touched only when tags change.
+    with django_assert_num_queries(6):
         auth_client.patch(detail(note), {"title": "New"})
 
 

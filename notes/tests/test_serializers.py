@@ -64,3 +64,16 @@ def test_every_note_field_takes_the_fast_path(user, request_context):
 
     assert [name for name, _, formatter in plan if formatter is None] == []
     assert [name for name, *_ in plan] == NoteSerializer.Meta.fields
+
+
+def test_trash_and_revision_representations_equal_drfs_own(user, request_context):
+    from notes.serializers import RevisionSerializer, TrashedNoteSerializer
+    from notes.services import note_trash, note_update
+
+    note = note_trash(note=note_update(note=NoteFactory(owner=user, tags=["a"]), title="ü 😀", pinned=True))
+
+    for serializer_class, instance in [(TrashedNoteSerializer, note), (RevisionSerializer, note.revisions.first())]:
+        serializer = serializer_class(instance, context=request_context)
+        assert serializer.to_representation(instance) == serializers.ModelSerializer.to_representation(
+            serializer, instance
+        )

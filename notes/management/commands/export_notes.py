@@ -1,0 +1,63 @@
+import os
+import sys
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from notes.management.progress import Progress
+from notes.models import Note
+from notes.transfer import exporting
+
+FORMATS = {"json": exporting.export_json, "markdown": exporting.export_markdown_zip}
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a user's notes (not the trash) to PATH, as GET /api/export/ does: JSON, or a zip of Markdown "
+        "files with a manifest. Notes are read in batches, so the server stays responsive."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="The file to write; '-' writes to standard output.")
+        parser.add_argument("--user", required=True, help="The username whose notes to export.")
+        parser.add_argument(
+            "--format",
+            choices=sorted(FORMATS),
+            help="json or markdown (default: markdown for a .zip path, else json).",
+        )
+
+    def handle(self, *args, path, user, format=None, **options):
+        owner = _user(user)
+        export_format = format or ("markdown" if path.lower().endswith(".zip") else "json")
+        queryset = Note.objects.owned_by(owner).alive()
+        with Progress(self.stderr, "Exporting", queryset.count()) as progress:
+            chunks = FORMATS[export_format](progress.iterate(exporting.notes_by_id(queryset)))
+            if path == "-":
+                sys.stdout.buffer.writelines(chunks)
+                sys.stdout.buffer.flush()
+            else:
+                _write_atomically(Path(path), chunks)
+        if path != "-":
+            self.stderr.write(f"Exported {progress.done} note(s) of {owner.username} to {path}.")
+
+
+def _user(username):
+    try:
+        return get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise CommandError(f"No user named {username!r}.") from None
+
+
+def _write_atomically(path, chunks):
+    """Write beside `path` and rename at the end, so no half-written file ever has its name."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

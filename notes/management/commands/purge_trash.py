@@ -1,0 +1,31 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from notes.models import Note
+from notes.services import notes_purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago. Safe to run from cron "
+        "while the server runs: it deletes in short transactions and leaves alone a note restored meanwhile."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help=f"Age in the trash, in days (default NOTES_TRASH_DAYS, now {settings.NOTES_TRASH_DAYS}).",
+        )
+
+    def handle(self, *args, days=None, **options):
+        days = settings.NOTES_TRASH_DAYS if days is None else days
+        if days < 0:
+            raise CommandError("--days must not be negative.")
+        cutoff = timezone.now() - timedelta(days=days)
+        deleted = notes_purge(notes=Note.objects.filter(deleted_at__lt=cutoff))
+        self.stdout.write(f"Deleted {deleted} note(s) trashed before {cutoff:%Y-%m-%d %H:%M} UTC.")

@@ -1,0 +1,133 @@
+"""manage.py backup: a consistent SQLite copy taken while the server writes."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from notes.tests.factories import NoteFactory
+
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+
+# Creates and edits notes through the services until `stop` exists, printing
+# each note's id once its transaction has committed.
+WRITER = """
+import os, sys
+import django
+django.setup()
+from pathlib import Path
+from accounts.models import User
+from notes.services import note_create, note_update
+
+stop = Path(sys.argv[1])
+owner = User.objects.create(username="writer")
+number = 0
+while not stop.exists():
+    note = note_create(owner=owner, title=f"note {number}", content="x" * 2000, tags=["load"])
+    note_update(note=note, content=f"edited {number}")
+    print(note.pk, flush=True)
+    number += 1
+"""
+
+
+def sqlite_environment(data_dir):
+    """The environment of a server on its own SQLite database in `data_dir`."""
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    environment.update(NOTES_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="notesite.settings", PYTHONPATH=".")
+    return environment
+
+
+@pytest.mark.sqlite
+def test_backup_during_concurrent_writes_holds_every_note_committed_before_it(tmp_path):
+    environment = sqlite_environment(tmp_path / "data")
+    run = {"env": environment, "cwd": settings.BASE_DIR, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run([sys.executable, MANAGE, "migrate", "--noinput"], check=True, **run)
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(stop)],
+        env=environment,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        committed = {int(writer.stdout.readline()) for _ in range(200)}
+
+        backup = subprocess.run([sys.executable, MANAGE, "backup", str(tmp_path / "backup.sqlite3")], **run)
+
+        after_backup = {int(writer.stdout.readline()) for _ in range(20)}  # the writer never stopped
+    finally:
+        stop.touch()
+        writer.communicate(timeout=60)
+    assert backup.returncode == 0, backup.stderr
+    assert "Backed up" in backup.stdout
+    assert after_backup
+    copy = sqlite3.connect(tmp_path / "backup.sqlite3")
+    assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    saved = {pk for (pk,) in copy.execute("SELECT id FROM notes_note")}
+    assert committed <= saved
+    # Every note in the copy is whole: its tag row and its revision came with it.
+    assert copy.execute(
+        "SELECT count(*) FROM notes_note n WHERE NOT EXISTS (SELECT 1 FROM notes_notetag t WHERE t.note_id = n.id)"
+    ).fetchone() == (0,)
+    copy.close()
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_backup_copies_the_database_into_one_file(user, tmp_path):
+    NoteFactory.create_batch(3, owner=user)
+    out = StringIO()
+
+    call_command("backup", str(tmp_path / "copy.sqlite3"), stdout=out)
+
+    copy = sqlite3.connect(tmp_path / "copy.sqlite3")
+    assert copy.execute("SELECT count(*) FROM notes_note").fetchone() == (3,)
+    copy.close()
+    assert "Backed up 3 note(s)" in out.getvalue()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["copy.sqlite3"]
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_backup_does_not_replace_a_file_unless_forced(tmp_path):
+    target = tmp_path / "copy.sqlite3"
+    target.write_bytes(b"precious")
+
+    with pytest.raises(CommandError, match="--force"):
+        call_command("backup", str(target), stdout=StringIO())
+
+    assert target.read_bytes() == b"precious"
+    call_command("backup", str(target), "--force", stdout=StringIO())
+    assert target.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_backup_inside_a_transaction_is_refused_not_stuck(tmp_path):
+    with pytest.raises(CommandError, match="outside a transaction"):
+        call_command("backup", str(tmp_path / "copy.sqlite3"), stdout=StringIO())
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_backup_into_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("backup", str(tmp_path / "no" / "copy.sqlite3"), stdout=StringIO())
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_backup_on_postgresql_points_to_pg_dump_and_fails(tmp_path):
+    with pytest.raises(CommandError, match="pg_dump") as error:
+        call_command("backup", str(tmp_path / "copy"), stdout=StringIO())
+
+    assert error.value.returncode != 0
+    assert not (tmp_path / "copy").exists()

@@ -1,0 +1,183 @@
+"""Zip archives to import: the Markdown export with its manifest, or a plain folder of Markdown.
+
+An archive is checked before anything in it is read: absolute or `..`
+paths, symbolic links, encrypted members, duplicated names and compression
+ratios of a zip bomb are refused, naming each member; then members are read
+with a bound, never trusting their declared size.
+"""
+
+import hashlib
+import re
+import stat
+import zipfile
+import zlib
+from pathlib import PurePosixPath
+
+import orjson
+
+from notes.transfer import FORMAT_NAME
+from notes.transfer.entries import (
+    NON_FIELD,
+    NOTE_SUFFIXES,
+    Entry,
+    Rejected,
+    markdown_entry,
+    max_note_file_bytes,
+    reject,
+    rejection,
+    too_many,
+)
+from notes.transfer.exporting import MANIFEST_NAME
+
+# A member that would inflate past the largest note at a ratio beyond this
+# is a zip bomb. A note itself may compress far better (100,000 repeated
+# characters do), so a member no larger than a note is never judged by ratio:
+# its read is bounded anyway.
+MAX_COMPRESSION_RATIO = 100
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class ZipSource:
+    """A zip: the Markdown export with its manifest, or a plain folder of Markdown files."""
+
+    def __init__(self, file, *, name, limits):
+        self.name = name
+        try:
+            self.archive = zipfile.ZipFile(file)
+            members = [info for info in self.archive.infolist() if not info.is_dir()]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+            raise reject(name, "The file is not a readable zip archive (damaged or truncated).") from None
+        if limits.max_entries is not None and len(members) > limits.max_entries:
+            raise reject(name, too_many(limits.max_entries))
+        _check_members(members)
+
+        manifest = _find_manifest(members)
+        self.base = PurePosixPath(manifest.filename).parent if manifest else PurePosixPath()
+        self.notes = [info for info in members if info is not manifest and self._is_note(info, exported=bool(manifest))]
+        unpacked = sum(info.file_size for info in self.notes) + (manifest.file_size if manifest else 0)
+        if limits.max_bytes is not None and unpacked > limits.max_bytes:
+            raise reject(name, f"The archive unpacks to more than the limit of {limits.max_bytes} bytes.")
+        self.expected = self._read_manifest(manifest, limit=4096 + 512 * len(members)) if manifest else None
+
+    @staticmethod
+    def _is_note(info, *, exported):
+        """Whether a member is read as a note: in an export, every file is, to be checked."""
+        path = PurePosixPath(info.filename)
+        if any(part.startswith(".") or part == "__MACOSX" for part in path.parts):
+            return False  # hidden files and folders, and macOS's resource forks
+        return exported or path.suffix.lower() in NOTE_SUFFIXES
+
+    def _read_manifest(self, manifest, *, limit):
+        """The file names and SHA-256 the manifest lists, after checking them against the archive."""
+        try:
+            data = orjson.loads(_read_member(self.archive, manifest, limit))
+        except EntryError as exc:
+            raise reject(manifest.filename, str(exc).replace("for a note", "for a manifest")) from None
+        except orjson.JSONDecodeError:
+            raise reject(manifest.filename, "The manifest is not valid JSON.") from None
+        files = data.get("files") if isinstance(data, dict) else None
+        if (
+            not isinstance(files, dict)
+            or data.get("format") != FORMAT_NAME
+            or not all(isinstance(digest, str) and SHA256.fullmatch(digest) for digest in files.values())
+        ):
+            message = f'Not a manifest of "{FORMAT_NAME}": it needs "files" with a SHA-256 each.'
+            raise reject(manifest.filename, message)
+        if data.get("count") != len(files):
+            message = f'"count" does not match the {len(files)} files listed: the manifest was modified.'
+            raise reject(manifest.filename, message)
+        present = {self._relative(info) for info in self.notes}
+        rejected = [
+            rejection(str(self.base / name), "Missing from the archive.") for name in files if name not in present
+        ]
+        rejected += [
+            rejection(info.filename, "Not in the manifest: the archive was modified.")
+            for info in self.notes
+            if self._relative(info) not in files
+        ]
+        if rejected:
+            raise Rejected(rejected)
+        return files
+
+    def _relative(self, info):
+        """A member's name inside the export's folder (the manifest's)."""
+        path = PurePosixPath(info.filename)
+        return str(path.relative_to(self.base)) if path.is_relative_to(self.base) else info.filename
+
+    def __len__(self):
+        return len(self.notes)
+
+    def entries(self):
+        limit = max_note_file_bytes()
+        for info in self.notes:
+            try:
+                raw = _read_member(self.archive, info, limit)
+            except EntryError as exc:
+                yield Entry(info.filename, errors={NON_FIELD: [str(exc)]})
+                continue
+            if self.expected is None:
+                yield markdown_entry(info.filename, raw, path=info.filename, foreign=True)
+            elif hashlib.sha256(raw).hexdigest() != self.expected[self._relative(info)]:
+                message = "Changed since the export: its SHA-256 does not match the manifest."
+                yield Entry(info.filename, errors={NON_FIELD: [message]})
+            else:
+                yield markdown_entry(info.filename, raw, path=self._relative(info), foreign=False)
+
+
+class EntryError(ValueError):
+    """One entry cannot be read."""
+
+
+def _check_members(members):
+    """Refuse a hostile archive before reading any of it."""
+    rejected = []
+    seen = set()
+    for info in members:
+        problem = _member_problem(info, seen)
+        if problem:
+            rejected.append(rejection(info.filename.replace("\x00", "\\0"), problem))
+        seen.add(info.filename)
+    if rejected:
+        raise Rejected(rejected)
+
+
+def _member_problem(info, seen):
+    name = info.filename
+    parts = re.split(r"[/\\]", name)
+    if "\x00" in name:
+        return "A file name with a NUL character is not allowed."
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "An absolute path is not allowed."
+    if ".." in parts:
+        return "A path with '..' is not allowed."
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "A symbolic link is not allowed."
+    if info.flag_bits & 0x1:
+        return "An encrypted file cannot be imported."
+    if info.file_size > max_note_file_bytes() and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        ratio = info.file_size // max(info.compress_size, 1)
+        return f"A compression ratio of {ratio}:1 (over {MAX_COMPRESSION_RATIO}:1) is a zip bomb's, not a note's."
+    if name in seen:
+        return "The archive holds this name twice."
+    return None
+
+
+def _find_manifest(members):
+    """The export's manifest: at the top, or in the one folder the export was unpacked to."""
+    candidates = [info for info in members if PurePosixPath(info.filename).name == MANIFEST_NAME]
+    candidates = [info for info in candidates if len(PurePosixPath(info.filename).parts) <= 2]
+    return min(candidates, key=lambda info: len(PurePosixPath(info.filename).parts), default=None)
+
+
+def _read_member(archive, info, limit):
+    """A member's bytes, never more than `limit` whatever it declares."""
+    if info.file_size > limit:
+        raise EntryError(f"Too large for a note: over {limit} bytes.")
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError):
+        raise EntryError("Cannot be read: the archive is damaged or uses an unsupported compression.") from None
+    if len(data) > limit:
+        raise EntryError(f"Too large for a note: over {limit} bytes.")
+    return data
