@@ -33,6 +33,10 @@ class Note(models.Model):
     deleted_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the note was moved to the trash."
     )
+    # What the full-text index reads (notes.searchtext): the title's and the
+    # content's words, normalised in Python so both databases search alike.
+    search_title = models.TextField(default="", editable=False)
+    search_content = models.TextField(default="", editable=False)
 
     objects = NoteQuerySet.as_manager()
 
@@ -46,6 +50,15 @@ class Note(models.Model):
                 name="note_owner_default_order",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # The other orderings a listing offers (each read both ways), and
+            # newest-created first, the order a search's window is cut in.
+            *(
+                models.Index(
+                    fields=["owner", field, "id"], name=f"note_owner_{field}", condition=Q(deleted_at__isnull=True)
+                )
+                for field in ("updated_at", "created_at", "title")
+            ),
+            models.Index(fields=["owner", "-id"], name="note_owner_newest", condition=Q(deleted_at__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="note_version_positive"),
@@ -60,6 +73,18 @@ class Note(models.Model):
         return self.deleted_at is not None
 
 
+class NoteTagQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def alive(self):
+        return self.filter(note__deleted_at__isnull=True)
+
+    def counts(self):
+        """One row per tag name: {"name", "count"}, most used first."""
+        return self.values("name").annotate(count=models.Count("id")).order_by("-count", "name")
+
+
 class NoteTag(models.Model):
     """One tag on one note: the index that tag filters and tag counts read.
 
@@ -71,6 +96,8 @@ class NoteTag(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=50)
 
+    objects = NoteTagQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["note", "name"], name="notetag_unique_per_note"),
@@ -79,3 +106,32 @@ class NoteTag(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SearchDocumentField(models.TextField):
+    """The hidden column of an FTS5 table, named after the table: what MATCH and bm25() take."""
+
+
+class SearchEntry(models.Model):
+    """A live note's row in SQLite's full-text index (notes.search), to join it in queries.
+
+    The table is an FTS5 virtual table made and kept in step by notes.search,
+    not by this model; PostgreSQL has no such table and never queries it.
+    """
+
+    note = models.OneToOneField(
+        Note,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="search_entry",
+    )
+    document = SearchDocumentField(db_column="notes_fts")
+
+    class Meta:
+        managed = False
+        db_table = "notes_fts"
+
+    def __str__(self):
+        return f"Search entry of note {self.pk}"

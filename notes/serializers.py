@@ -1,11 +1,13 @@
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from notes.models import Note
 from notes.services import EDITABLE_FIELDS, note_create, note_update
-from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
+from notes.snippets import build_snippet
+from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tag, normalise_tags
 
 
 class StrictFieldsMixin:
@@ -63,11 +65,32 @@ class NoteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     pinned = serializers.BooleanField(default=False)
     tags = TagListField(default=list)
+    snippet = serializers.SerializerMethodField(
+        help_text="In a search result: an excerpt around the best match, HTML-escaped, matched words in "
+        "<mark>...</mark>. Null outside a search."
+    )
 
     class Meta:
         model = Note
-        fields = ["id", "url", "title", "content", "pinned", "tags", "created_at", "updated_at", "version"]
+        fields = [
+            "id",
+            "url",
+            "title",
+            "content",
+            "pinned",
+            "tags",
+            "created_at",
+            "updated_at",
+            "version",
+            "snippet",
+        ]
         read_only_fields = ["created_at", "updated_at", "version"]
+
+    def get_snippet(self, note) -> str | None:
+        terms = self.context.get("search_terms")
+        if not terms or not hasattr(note, "search_rank"):
+            return None
+        return build_snippet(title=note.title, content=note.content, terms=terms)
 
     def create(self, validated_data):
         return note_create(**validated_data)
@@ -82,3 +105,35 @@ class NoteConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     current = NoteSerializer()
     changed_fields = serializers.ListField(child=serializers.ChoiceField(choices=EDITABLE_FIELDS))
+
+
+class TagNameField(serializers.CharField):
+    """A tag name, normalised by the same rules as a note's tags."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return normalise_tag(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+class TagSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True, help_text="Live notes having the tag.")
+
+
+class TagRenameSerializer(StrictFieldsMixin, serializers.Serializer):
+    """{"from", "to"}: `from` is a Python keyword, so the fields are built in get_fields()."""
+
+    def get_fields(self):
+        return {
+            "from": TagNameField(help_text="The tag to rename."),
+            "to": TagNameField(help_text="Its new name; notes that have both keep one."),
+        }
+
+    def validate(self, data):
+        if data["from"] == data["to"]:
+            raise serializers.ValidationError({"to": ["Must differ from `from`."]})
+        return data

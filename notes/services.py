@@ -1,20 +1,21 @@
 """The only ways a note changes: create, update, trash.
 
 The API, the admin and the management commands all call these functions, so
-whatever must happen on every change (the version, the tag index, and later
-revisions and the change feed) happens in one place, in the same transaction
-as the change itself.
+whatever must happen on every change (the version, the tag index, the search
+text, and later revisions and the change feed) happens in one place, in the
+same transaction as the change itself.
 
 Updates are compare-and-swap on `version`: the row is written only if it is
 still the version that was read, so two concurrent writers never both win,
 and the common case costs no extra query to lock the row.
 """
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.http import Http404
 from django.utils import timezone
 
 from notes.models import Note, NoteTag
+from notes.searchtext import search_text
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
 
@@ -50,9 +51,57 @@ def note_create(*, owner, title, content="", pinned=False, tags=()):
             tags=list(tags),
             created_at=now,
             updated_at=now,
+            **_search_fields(title=title, content=content),
         )
         _index_tags(note, old_tags=(), new_tags=note.tags)
     return note
+
+
+def note_bulk_create(*, owner, notes, batch_size=5000):
+    """Create many notes at once (imports, seeding); returns their ids in order.
+
+    `notes` is an iterable of dicts with `title` and optionally `content`,
+    `pinned`, `tags`, `created_at` and `updated_at`, already validated.
+    Each note gets what `note_create` gives it (search text, tag index), in
+    multi-row INSERTs: the ORM's per-object work would cost more than the
+    database's for a million notes.
+    """
+    ids = []
+    with transaction.atomic():
+        for batch in _batched(notes, batch_size):
+            now = timezone.now()
+            rows, tag_names = [], []
+            for data in batch:
+                title, content = data["title"], data.get("content", "")
+                tags = list(data.get("tags", ()))
+                created_at = data.get("created_at") or now
+                search = _search_fields(title=title, content=content)
+                rows.append(
+                    {
+                        "owner_id": owner.pk,
+                        "title": title,
+                        "content": content,
+                        "pinned": data.get("pinned", False),
+                        "tags": tags,
+                        "created_at": created_at,
+                        "updated_at": data.get("updated_at") or created_at,
+                        "version": 1,
+                        "deleted_at": None,
+                        **search,
+                    }
+                )
+                tag_names.append(tags)
+            new_ids = _insert_rows(Note, rows, returning="id")
+            _insert_rows(
+                NoteTag,
+                [
+                    {"note_id": note_id, "owner_id": owner.pk, "name": name}
+                    for note_id, names in zip(new_ids, tag_names, strict=True)
+                    for name in names
+                ],
+            )
+            ids.extend(new_ids)
+    return ids
 
 
 def note_update(*, note, if_match=None, **changes):
@@ -75,6 +124,39 @@ def note_update(*, note, if_match=None, **changes):
 def note_trash(*, note, if_match=None):
     """Move the note to the trash; it vanishes from every note endpoint."""
     return _change(note, if_match, lambda current: {"deleted_at": timezone.now()})
+
+
+def tag_rename(*, owner, old, new):
+    """Rename tag `old` to `new` on every live note of `owner` (merging if `new` exists).
+
+    Each note changes through `note_update`, so it gets a new version like
+    any edit. Returns how many notes changed.
+    """
+    return _retag(owner, old, lambda tags: sorted((set(tags) - {old}) | {new}))
+
+
+def tag_delete(*, owner, name):
+    """Remove tag `name` from every live note of `owner`; returns how many notes changed."""
+    return _retag(owner, name, lambda tags: [tag for tag in tags if tag != name])
+
+
+def _retag(owner, name, retag):
+    with transaction.atomic():
+        notes = Note.objects.owned_by(owner).alive().filter(tag_index__name=name).order_by("id")
+        return sum(_retag_note(note, name, retag) for note in notes.iterator(chunk_size=500))
+
+
+def _retag_note(note, name, retag):
+    """Change one note's tags; guarded by the version read, so a concurrent edit is read again."""
+    while note is not None and name in note.tags:
+        try:
+            note_update(note=note, if_match={note.version}, tags=retag(note.tags))
+            return True
+        except VersionConflict:
+            note = Note.objects.alive().filter(pk=note.pk).first()
+        except Http404:  # trashed meanwhile
+            return False
+    return False
 
 
 def _change(note, if_match, compute_fields):
@@ -100,6 +182,10 @@ def _write_if_unchanged(note, fields):
     """Compare-and-swap on version; on success `note` holds the new state."""
     now = timezone.now()
     fields = {**fields, "version": note.version + 1, "updated_at": now}
+    if "title" in fields or "content" in fields:
+        fields.update(
+            _search_fields(title=fields.get("title", note.title), content=fields.get("content", note.content))
+        )
     written = Note.objects.filter(pk=note.pk, version=note.version, deleted_at__isnull=True).update(**fields)
     if written:
         old_tags = note.tags
@@ -107,6 +193,58 @@ def _write_if_unchanged(note, fields):
             setattr(note, field, value)
         _index_tags(note, old_tags=old_tags, new_tags=note.tags)
     return written
+
+
+def _search_fields(*, title, content):
+    """What the full-text index reads, kept in step with title and content."""
+    return {"search_title": search_text(title), "search_content": search_text(content)}
+
+
+def _insert_rows(model, rows, *, returning=None):
+    """INSERT `rows` (dicts of column values) into the model's table, many per statement.
+
+    Dates and JSON go through their field's database adaptation, so they are
+    stored exactly as the ORM stores them.
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(column.removesuffix("_id")) for column in rows[0]]
+    # Only dates and JSON need the field's adaptation; the rest are stored as given.
+    adapt = [
+        (lambda value, field=field: field.get_db_prep_save(value, connection))
+        if field.get_internal_type() in {"DateTimeField", "JSONField"}
+        else None
+        for field in fields
+    ]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    per_statement = connection.ops.bulk_batch_size(fields, rows)
+    suffix = f" RETURNING {connection.ops.quote_name(returning)}" if returning else ""
+    returned = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            placeholders = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * len(chunk))
+            params = [
+                value if prepare is None else prepare(value)
+                for row in chunk
+                for prepare, value in zip(adapt, row.values(), strict=True)
+            ]
+            cursor.execute(f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {placeholders}{suffix}", params)
+            if returning:
+                returned.extend(row[0] for row in cursor.fetchall())
+    return returned
+
+
+def _batched(iterable, size):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _locked(note):

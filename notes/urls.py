@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from notes.views import NoteViewSet
+from notes.views import NoteViewSet, TagViewSet
 
 
 class Router(DefaultRouter):
@@ -9,5 +9,6 @@ class Router(DefaultRouter):
 
 router = Router()
 router.register("notes", NoteViewSet, basename="note")
+router.register("tags", TagViewSet, basename="tag")
 
 urlpatterns = router.urls

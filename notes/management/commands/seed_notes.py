@@ -1,0 +1,77 @@
+"""Create many realistic notes for one user, fast: `seed_notes --user NAME --count N`."""
+
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from notes.seeding import NoteTextGenerator
+from notes.services import note_bulk_create
+
+
+class Command(BaseCommand):
+    help = "Create N realistic notes for a user (bulk inserts; the search index follows)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="Username of the owner; created if missing.")
+        parser.add_argument("--count", type=int, required=True, help="How many notes to create.")
+        parser.add_argument("--seed", type=int, default=0, help="Random seed (the same seed makes the same notes).")
+        parser.add_argument("--batch-size", type=int, default=5000, help="Notes per transaction.")
+
+    def handle(self, *args, user, count, seed, batch_size, **options):
+        if count < 1:
+            raise CommandError("--count must be at least 1.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        owner, created = get_user_model().objects.get_or_create(username=user)
+        if created:
+            owner.set_unusable_password()
+            owner.save(update_fields=["password"])
+            self.stdout.write(f"Created user {user!r} (no password: set one with changepassword).")
+
+        progress = ProgressBar(count, stream=self.stderr)
+        notes = NoteTextGenerator(seed=seed, count=count).notes()
+        done = 0
+        while done < count:
+            size = min(batch_size, count - done)
+            # One transaction per batch: a running server's writers wait
+            # for one batch at most, never for the whole seeding.
+            note_bulk_create(owner=owner, notes=(next(notes) for _ in range(size)), batch_size=size)
+            done += size
+            progress.update(done)
+        progress.finish()
+        self.stdout.write(self.style.SUCCESS(f"Created {count:,} notes for {user!r} in {progress.elapsed():.1f} s."))
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; a line per 10% elsewhere (logs)."""
+
+    width = 30
+
+    def __init__(self, total, *, stream):
+        self.total = total
+        self.stream = stream
+        self.started = time.monotonic()
+        self.interactive = getattr(getattr(stream, "_out", stream), "isatty", lambda: False)()
+        self.last_decile = -1
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def update(self, done):
+        fraction = done / self.total
+        filled = int(self.width * fraction)
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
+            f"{done:,}/{self.total:,} notes, {self.elapsed():.1f} s"
+        )
+        if self.interactive:
+            self.stream.write(f"\r{line}", ending="")
+            self.stream.flush()
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(line)
+
+    def finish(self):
+        if self.interactive:
+            self.stream.write("")
