@@ -60,7 +60,7 @@ class StrictBooleanField(forms.Field):
 
 
 class TagsField(forms.Field):
-    """One or more tags: `tag=a&tag=b` (or `tag=a,b`), normalised like a note's tags."""
+    """One or more tags, `tag=a&tag=b`, normalised like a note's tags."""
 
     widget = QueryArrayWidget
 

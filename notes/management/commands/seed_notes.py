@@ -1,5 +1,8 @@
 """Create many realistic notes for one user, fast: `seed_notes --user NAME --count N`."""
 
+import itertools
+import queue
+import threading
 import time
 
 from django.contrib.auth import get_user_model
@@ -30,17 +33,35 @@ class Command(BaseCommand):
             self.stdout.write(f"Created user {user!r} (no password: set one with changepassword).")
 
         progress = ProgressBar(count, stream=self.stderr)
-        notes = NoteTextGenerator(seed=seed, count=count).notes()
         done = 0
-        while done < count:
-            size = min(batch_size, count - done)
+        for batch in generated_batches(NoteTextGenerator(seed=seed, count=count).notes(), batch_size):
             # One transaction per batch: a running server's writers wait
             # for one batch at most, never for the whole seeding.
-            note_bulk_create(owner=owner, notes=(next(notes) for _ in range(size)), batch_size=size)
-            done += size
+            note_bulk_create(owner=owner, notes=batch, batch_size=len(batch))
+            done += len(batch)
             progress.update(done)
         progress.finish()
         self.stdout.write(self.style.SUCCESS(f"Created {count:,} notes for {user!r} in {progress.elapsed():.1f} s."))
+
+
+def generated_batches(notes, size):
+    """Batches of `notes`, made by a second thread while the database writes the last one."""
+    batches = queue.Queue(maxsize=2)
+
+    def produce():
+        try:
+            iterator = iter(notes)
+            while batch := list(itertools.islice(iterator, size)):
+                batches.put(batch)
+            batches.put(None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            batches.put(error)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (batch := batches.get()) is not None:
+        if isinstance(batch, BaseException):
+            raise batch
+        yield batch
 
 
 class ProgressBar:
