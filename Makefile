@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format schema check-schema bench clean
+.PHONY: run test lint format schema check-schema bench bench-scale clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -30,6 +30,11 @@ schema: $(VENV)/.installed-dev
 check-schema: $(VENV)/.installed-dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	diff -u docs/openapi.yaml $(VENV)/openapi.yaml
+
+# Seed 1,000,000 notes on SQLite and PostgreSQL and time search and paging
+# over HTTP (bench/RESULTS.md).
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) staticfiles
