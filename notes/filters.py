@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.widgets import QueryArrayWidget
+from drf_spectacular.utils import extend_schema_field
 
 from notes.search import search_notes
 from notes.searchtext import query_terms
@@ -94,18 +95,31 @@ class UpdatedSinceField(forms.Field):
         raise ValidationError("Must be an ISO 8601 date or date-time, e.g. 2026-11-24T10:00:00Z.", code="invalid")
 
 
+SEARCH_HELP = (
+    f"Words to find in the title or content, best matches first (at most {SEARCH_MAX_LENGTH} characters). "
+    "Plain words: quotes and operators are not syntax."
+)
+PINNED_HELP = "`true` or `false`."
+TAG_HELP = "Notes having this tag; repeat the parameter for notes having all of them."
+UPDATED_SINCE_HELP = "Notes changed at or after this ISO 8601 date or time (UTC when no zone is given)."
+
+
+@extend_schema_field({"type": "string", "maxLength": SEARCH_MAX_LENGTH, "description": SEARCH_HELP})
 class SearchFilter(django_filters.Filter):
     field_class = SearchField
 
 
+@extend_schema_field({"type": "boolean", "description": PINNED_HELP})
 class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "description": TAG_HELP})
 class TagsFilter(django_filters.Filter):
     field_class = TagsField
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "description": UPDATED_SINCE_HELP})
 class UpdatedSinceFilter(django_filters.Filter):
     field_class = UpdatedSinceField
 
@@ -115,20 +129,19 @@ class NoteFilter(django_filters.FilterSet):
     search = SearchFilter(
         method="filter_search",
         label="Search",
-        help_text=f"Words to find in the title or content, best matches first (at most {SEARCH_MAX_LENGTH} "
-        "characters). Plain words: quotes and operators are not syntax.",
+        help_text=SEARCH_HELP,
     )
-    pinned = StrictBooleanFilter(field_name="pinned", label="Pinned", help_text="`true` or `false`.")
+    pinned = StrictBooleanFilter(field_name="pinned", label="Pinned", help_text=PINNED_HELP)
     tag = TagsFilter(
         method="filter_tags",
         label="Tag",
-        help_text="Notes having this tag; repeat the parameter for notes having all of them.",
+        help_text=TAG_HELP,
     )
     updated_since = UpdatedSinceFilter(
         field_name="updated_at",
         lookup_expr="gte",
         label="Updated since",
-        help_text="Notes changed at or after this ISO 8601 time (UTC when no zone is given).",
+        help_text=UPDATED_SINCE_HELP,
     )
     ordering = django_filters.ChoiceFilter(
         choices=[(choice, choice) for choice in ORDERINGS],
