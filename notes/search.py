@@ -17,10 +17,10 @@ notes on both:
   weighted A, content B) with a GIN index over live notes. Ranked with
   ts_rank.
 
-A search ranks a bounded set: the SEARCH_WINDOW most recently created live
-notes of the user that contain every term. A rare word has fewer matches
-than that and all of them are ranked; a word in half a million notes ranks
-its newest SEARCH_WINDOW matches, which keeps every search fast.
+A search ranks a bounded set: the NOTES_SEARCH_WINDOW most recently created
+live notes of the user that contain every term. A rare word has fewer
+matches than that and all of them are ranked; a word in half a million
+notes ranks only its newest matches, which keeps every search fast.
 """
 
 from django.conf import settings
@@ -75,9 +75,9 @@ class Match(Lookup):
 class InSearchWindow(Func):
     """The row is among the newest `window` rows of the owner that match.
 
-    Counting them in the index itself (owner column included) takes
-    a fraction of a millisecond however common the words; the outer query
-    then ranks only rows at or above the window's lowest rowid, a range
+    The index finds those itself (its owner column included), newest first,
+    in a fraction of a millisecond however common the words; the outer query
+    then ranks only rows at or above the lowest of their rowids, a range
     FTS5 seeks to directly.
     """
 
@@ -163,7 +163,15 @@ def search_window():
 
 
 def install_index(connection):
-    """Create the search index and fill it from the notes table (idempotent)."""
+    """Create the search index and fill it from the notes table (idempotent).
+
+    Does nothing while the notes table lacks the search text (migrated back
+    to before it existed).
+    """
+    with connection.cursor() as cursor:
+        columns = {column.name for column in connection.introspection.get_table_description(cursor, "notes_note")}
+    if not {"search_title", "search_content"} <= columns:
+        return
     if connection.vendor == "sqlite":
         _install_sqlite(connection)
     elif connection.vendor == "postgresql":

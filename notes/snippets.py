@@ -7,11 +7,13 @@ word rules as the index (notes.searchtext), and every character that is not
 one of the two tags this module writes is escaped.
 """
 
+import re
 import unicodedata
 from html import escape
 
 from notes.searchtext import CJK_RUN, fold_word, word_pattern
 
+ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 SNIPPET_CHARS = 200
 # Only the start of a very long note is looked through for a match.
 SCAN_CHARS = 20_000
@@ -34,7 +36,8 @@ def _marks(text, terms):
     # A CJK phrase of pairs "東京", "京都" stands for the run "東京都".
     runs = ["".join([term[0], *(pair[1] for pair in term[1:])]) for term in terms if _is_cjk(term)]
     spans = []
-    for match in word_pattern().finditer(text):
+    pattern = ASCII_WORD if text.isascii() else word_pattern()
+    for match in pattern.finditer(text):
         word, offset = match.group(), match.start()
         position = 0
         for cjk in CJK_RUN.finditer(word):

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notes.models import Note
 from notes.search import install_index, search_notes
@@ -381,3 +382,19 @@ def test_a_rebuilt_notes_table_gets_its_triggers_back_and_the_index_is_rebuilt(u
     assert found(user, "milk") == set()
     note_update(note=Note.objects.get(pk=note.pk), title="butter")
     assert found(user, "butter") == {note.pk}
+
+
+def test_the_index_is_left_alone_on_a_notes_table_without_search_text(db, monkeypatch):
+    # As after `migrate notes 0002`: triggers naming missing columns would
+    # break every insert.
+    describe = connection.introspection.get_table_description
+
+    def without_search_text(cursor, table):
+        return [column for column in describe(cursor, table) if not column.name.startswith("search_")]
+
+    monkeypatch.setattr(connection.introspection, "get_table_description", without_search_text)
+
+    with CaptureQueriesContext(connection) as queries:
+        install_index(connection)
+
+    assert not any("CREATE" in query["sql"] or "ALTER" in query["sql"] for query in queries)
