@@ -10,10 +10,11 @@ still the version that was read, so two concurrent writers never both win,
 and the common case costs no extra query to lock the row.
 """
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from notes.bulk import insert_rows
 from notes.models import Note, NoteTag
 from notes.searchtext import search_text
 
@@ -62,9 +63,9 @@ def note_bulk_create(*, owner, notes, batch_size=5000):
 
     `notes` is an iterable of dicts with `title` and optionally `content`,
     `pinned`, `tags`, `created_at` and `updated_at`, already validated.
-    Each note gets what `note_create` gives it (search text, tag index), in
-    multi-row INSERTs: the ORM's per-object work would cost more than the
-    database's for a million notes.
+    Each note gets what `note_create` gives it (search text, tag index),
+    written by `notes.bulk` in a few statements per batch: the ORM's
+    per-object work would cost more than the database's for a million notes.
     """
     ids = []
     with transaction.atomic():
@@ -91,8 +92,8 @@ def note_bulk_create(*, owner, notes, batch_size=5000):
                     }
                 )
                 tag_names.append(tags)
-            new_ids = _insert_rows(Note, rows, returning="id")
-            _insert_rows(
+            new_ids = insert_rows(Note, rows)
+            insert_rows(
                 NoteTag,
                 [
                     {"note_id": note_id, "owner_id": owner.pk, "name": name}
@@ -198,46 +199,6 @@ def _write_if_unchanged(note, fields):
 def _search_fields(*, title, content):
     """What the full-text index reads, kept in step with title and content."""
     return {"search_title": search_text(title), "search_content": search_text(content)}
-
-
-def _insert_rows(model, rows, *, returning=None):
-    """INSERT `rows` (dicts of column values) into the model's table, many per statement.
-
-    Dates and JSON go through their field's database adaptation, so they are
-    stored exactly as the ORM stores them.
-    """
-    if not rows:
-        return []
-    connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(column.removesuffix("_id")) for column in rows[0]]
-    # Only dates and JSON need the field's adaptation; the rest are stored as given.
-    adapt = [
-        (lambda value, field=field: field.get_db_prep_save(value, connection))
-        if field.get_internal_type() in {"DateTimeField", "JSONField"}
-        else None
-        for field in fields
-    ]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    # Rows per statement: few enough that the statement stays under 4 KiB,
-    # which drivers parse once and cache (psycopg re-parses longer ones on
-    # every execution, a cost that dominates a large seeding).
-    row_placeholder = f"({', '.join(['%s'] * len(fields))})"
-    per_statement = max(1, min(connection.ops.bulk_batch_size(fields, rows), 3800 // (len(row_placeholder) + 2)))
-    suffix = f" RETURNING {connection.ops.quote_name(returning)}" if returning else ""
-    returned = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            placeholders = ", ".join([row_placeholder] * len(chunk))
-            params = [
-                value if prepare is None else prepare(value)
-                for row in chunk
-                for prepare, value in zip(adapt, row.values(), strict=True)
-            ]
-            cursor.execute(f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {placeholders}{suffix}", params)
-            if returning:
-                returned.extend(row[0] for row in cursor.fetchall())
-    return returned
 
 
 def _batched(iterable, size):
