@@ -29,7 +29,8 @@ ORDERINGS = ("updated_at", "-updated_at", "created_at", "-created_at", "title", 
 
 @dataclass(frozen=True)
 class Search:
-    text: str
+    """A search's terms; never empty-looking, so a query of no words finds nothing instead of everything."""
+
     terms: list
 
 
@@ -46,7 +47,7 @@ class SearchField(forms.CharField):
         terms = query_terms(text)
         if len(terms) > SEARCH_MAX_TERMS:
             raise ValidationError(f"Use at most {SEARCH_MAX_TERMS} words.", code="max_terms")
-        return Search(text, terms)
+        return Search(terms)
 
 
 class StrictBooleanField(forms.Field):

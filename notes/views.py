@@ -100,10 +100,14 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=TagRenameSerializer, responses=TagSerializer)
-    @action(detail=False, methods=["post"], serializer_class=TagRenameSerializer, pagination_class=None)
+    @extend_schema(methods=["POST"], request=TagRenameSerializer, responses=TagSerializer)
+    @extend_schema(methods=["DELETE"], exclude=True)
+    @action(detail=False, methods=["post", "delete"], serializer_class=TagRenameSerializer, pagination_class=None)
     def rename(self, request):
         """Rename a tag on every live note; a note that has both keeps one (a merge)."""
+        if request.method == "DELETE":
+            # This route shadows DELETE /api/tags/rename/ for a tag named "rename".
+            return self.destroy(request, name="rename")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         old, new = serializer.validated_data["from"], serializer.validated_data["to"]

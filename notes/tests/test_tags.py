@@ -145,6 +145,15 @@ def test_delete_takes_names_with_slashes(auth_client, user, path):
     assert tags_of(note) == ["notes"]
 
 
+def test_a_tag_named_rename_can_be_deleted(auth_client, user):
+    note = NoteFactory(owner=user, tags=["rename", "keep"])
+
+    response = auth_client.delete("/api/tags/rename/")
+
+    assert response.status_code == 204
+    assert tags_of(note) == ["keep"]
+
+
 @pytest.mark.parametrize("name", ["missing", "two words", "x" * 60])
 def test_delete_of_a_tag_on_no_note_is_404(auth_client, user, other_user, name):
     NoteFactory(owner=other_user, tags=["missing"])
