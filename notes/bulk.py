@@ -9,8 +9,21 @@ per-object work is what this avoids).
 """
 
 import json
+import os
 
 from django.db import connections, router
+
+
+def default_writers(connection):
+    """How many connections can usefully write batches at once.
+
+    SQLite has one writer at a time, so one. PostgreSQL writes on a
+    backend process per connection: one more writer than there are cores
+    keeps them busy while each waits for its next batch (at most four).
+    """
+    if connection.vendor == "sqlite":
+        return 1
+    return min(4, (os.cpu_count() or 1) + 1)
 
 
 def insert_rows(model, rows):
