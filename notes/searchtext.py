@@ -69,8 +69,13 @@ def words(text):
     if text.isascii():
         return ASCII_WORD.findall(text.lower())
     found = []
-    for match in word_pattern().finditer(unicodedata.normalize("NFKC", text)):
-        found.extend(_split_word(match.group()))
+    for word in word_pattern().findall(unicodedata.normalize("NFKC", text)):
+        if word.isascii():
+            found.append(word.lower())
+        elif CJK_RUN.search(word) is None:
+            found.extend(fold_word(word))
+        else:
+            found.extend(_split_word(word))
     return found
 
 
