@@ -214,8 +214,10 @@ def report(results):
         f"Machine: {machine()}. The machine is shared with other work (its load was not controlled), and "
         "PostgreSQL, gunicorn and the client share its cores: figures are indicative.\n\n"
         f"{table}\n\n"
-        "A search ranks at most the 1,000 newest matching notes (NOTES_SEARCH_WINDOW); "
-        'see README, "Finding notes".\n'
+        "With the default seed and a million notes, `meeting` is in 93,213 notes, `the` in 990,519, `東京` "
+        "in 4,905 and the rare word in a handful. A search ranks at most the 1,000 newest matching notes "
+        "(NOTES_SEARCH_WINDOW); to weigh a word, SQLite's bm25 still reads the whole list of notes containing "
+        'it, which is what a word in nearly every note costs. See README, "Finding notes".\n'
     )
 
 
