@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.tests.factories import UserFactory
 from notes.models import Note
 from notes.search import install_index, search_notes
 from notes.searchtext import query_terms
@@ -398,3 +399,21 @@ def test_the_index_is_left_alone_on_a_notes_table_without_search_text(db, monkey
         install_index(connection)
 
     assert not any("CREATE" in query["sql"] or "ALTER" in query["sql"] for query in queries)
+
+
+def test_index_follows_an_edit_and_a_bulk_trash_in_the_admin(client, user):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    note = NoteFactory(owner=user, title="draft", content="old words")
+    other = NoteFactory(owner=user, title="draft two", content="")
+
+    response = client.post(
+        f"/admin/notes/note/{note.pk}/change/",
+        {"title": "final", "content": "new words", "tags": ""},
+    )
+    assert response.status_code == 302
+    client.post("/admin/notes/note/", {"action": "move_to_trash", "_selected_action": [other.pk]})
+
+    assert found(user, "new") == {note.pk}
+    assert found(user, "old") == set()
+    assert found(user, "draft") == set()
