@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format schema check-schema bench clean
+.PHONY: run test lint format schema check-schema bench bench-scale clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -35,6 +35,11 @@ check-schema: $(VENV)/.installed-dev
 # (needs wrk and taskset; writes bench/RESULTS.md and bench/throughput.png).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/throughput.py $(ARGS)
+
+# Seed 1,000,000 notes on SQLite and PostgreSQL and time search and paging
+# over HTTP (bench/RESULTS.md).
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -33,6 +33,10 @@ class Note(models.Model):
     deleted_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the note was moved to the trash."
     )
+    # What the full-text index reads (notes.searchtext): the title's and the
+    # content's words, normalised in Python so both databases search alike.
+    search_title = models.TextField(default="", editable=False)
+    search_content = models.TextField(default="", editable=False)
 
     objects = NoteQuerySet.as_manager()
 
@@ -54,6 +58,15 @@ class Note(models.Model):
             ),
             # Serves `purge_trash`: everyone's notes trashed before a date.
             models.Index(fields=["deleted_at"], name="note_trashed_at", condition=Q(deleted_at__isnull=False)),
+            # The other orderings a listing offers (each read both ways), and
+            # newest-created first, the order a search's window is cut in.
+            *(
+                models.Index(
+                    fields=["owner", field, "id"], name=f"note_owner_{field}", condition=Q(deleted_at__isnull=True)
+                )
+                for field in ("updated_at", "created_at", "title")
+            ),
+            models.Index(fields=["owner", "-id"], name="note_owner_newest", condition=Q(deleted_at__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="note_version_positive"),
@@ -68,6 +81,18 @@ class Note(models.Model):
         return self.deleted_at is not None
 
 
+class NoteTagQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def alive(self):
+        return self.filter(note__deleted_at__isnull=True)
+
+    def counts(self):
+        """One row per tag name: {"name", "count"}, most used first."""
+        return self.values("name").annotate(count=models.Count("id")).order_by("-count", "name")
+
+
 class NoteTag(models.Model):
     """One tag on one note: the index that tag filters and tag counts read.
 
@@ -75,9 +100,13 @@ class NoteTag(models.Model):
     `notes.services`, so both databases filter by tag through a plain index.
     """
 
-    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="tag_index")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Both are the first column of an index below: single-column indexes
+    # would only slow down writing (a million notes write ~2 million tags).
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="tag_index", db_index=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     name = models.CharField(max_length=50)
+
+    objects = NoteTagQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -121,3 +150,32 @@ class Revision(models.Model):
 
     def __str__(self):
         return f"{self.title} (version {self.version})"
+
+
+class SearchDocumentField(models.TextField):
+    """The hidden column of an FTS5 table, named after the table: what MATCH and bm25() take."""
+
+
+class SearchEntry(models.Model):
+    """A live note's row in SQLite's full-text index (notes.search), to join it in queries.
+
+    The table is an FTS5 virtual table made and kept in step by notes.search,
+    not by this model; PostgreSQL has no such table and never queries it.
+    """
+
+    note = models.OneToOneField(
+        Note,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="search_entry",
+    )
+    document = SearchDocumentField(db_column="notes_fts")
+
+    class Meta:
+        managed = False
+        db_table = "notes_fts"
+
+    def __str__(self):
+        return f"Search entry of note {self.pk}"

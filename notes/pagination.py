@@ -5,13 +5,21 @@ offset, so a page deep in a million notes degrades to OFFSET. Here a cursor
 carries the ordering values of the last row it saw, and the next page is
 "rows after that tuple", which an index answers directly however deep the
 page. Cursors are signed: a tampered one is refused, not trusted.
+
+A computed key (a search's rank) can move while nothing about the row
+changes: bm25 weighs words by how many notes contain them, so every write
+shifts every rank a little. The next page is therefore positioned on the
+cursor row's rank as it is *now* (re-read in the same query), so rows that
+compared equal or in some order before still do; only if that row is gone
+does the rank stored in the cursor stand in.
 """
 
 import datetime
 from functools import reduce
 
 from django.core import signing
-from django.db.models import Q
+from django.db.models import BooleanField, Expression, F, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -26,18 +34,20 @@ class KeysetPagination(BasePagination):
     limit_query_param = "limit"
     default_limit = 50
     max_limit = 200
+    # The unique field that ends every ordering, so the order is total.
+    tiebreak = "id"
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.limit = self.get_limit(request)
-        self.keys = ordering_keys(queryset)
+        self.keys = ordering_keys(queryset, self.tiebreak)
         position, backwards = self.decode_cursor(request)
 
         ordered = queryset
         if backwards:
             ordered = queryset.order_by(*(_flip(key) for key in self.keys))
         if position is not None:
-            ordered = ordered.filter(after(self.keys, position, backwards))
+            ordered = ordered.filter(after(self.keys, reanchored(queryset, self.keys, position), backwards))
         rows = list(ordered[: self.limit + 1])
         has_more = len(rows) > self.limit
         rows = rows[: self.limit]
@@ -111,6 +121,8 @@ class KeysetPagination(BasePagination):
         return [_decode_value(value) for value in values], bool(backwards)
 
     def values_of(self, row):
+        if isinstance(row, dict):  # a values() queryset, e.g. tag counts
+            return [row[key.lstrip("-")] for key in self.keys]
         return [getattr(row, key.lstrip("-")) for key in self.keys]
 
     def link(self, position, *, backwards):
@@ -121,19 +133,42 @@ class KeysetPagination(BasePagination):
         return replace_query_param(url, self.cursor_query_param, signing.dumps(payload, salt=CURSOR_SALT))
 
 
-def ordering_keys(queryset):
-    """The queryset's ordering as field names with '-' for descending, ending in id."""
+def ordering_keys(queryset, tiebreak="id"):
+    """The queryset's ordering as field names with '-' for descending, ending in the tiebreak."""
     keys = [str(key) for key in (queryset.query.order_by or queryset.model._meta.ordering)]
-    if not any(key.lstrip("-") in {"id", "pk"} for key in keys):
-        keys.append("-id" if keys and keys[-1].startswith("-") else "id")
+    unique = {tiebreak, "pk"} if tiebreak == "id" else {tiebreak}
+    if not any(key.lstrip("-") in unique for key in keys):
+        keys.append(f"-{tiebreak}" if keys and keys[-1].startswith("-") else tiebreak)
     return ["-id" if key == "-pk" else "id" if key == "pk" else key for key in keys]
+
+
+def reanchored(queryset, keys, position):
+    """`position` with each computed key read afresh from the row it came from."""
+    names = [key.lstrip("-") for key in keys]
+    computed = [i for i, name in enumerate(names) if name in queryset.query.annotations]
+    if not computed or "id" not in names:
+        return position
+    anchor = queryset.order_by().filter(pk=position[names.index("id")])
+    fresh = list(position)
+    for i in computed:
+        current = Subquery(anchor.values(names[i])[:1])
+        fresh[i] = Coalesce(current, Value(position[i]), output_field=queryset.query.annotations[names[i]].output_field)
+    return fresh
 
 
 def after(keys, position, backwards=False):
     """Rows strictly after `position` in the order `keys` (before, if backwards).
 
-    (a, b, c) > (x, y, z) expands to a > x OR (a = x AND (b > y OR (b = y AND c > z))).
+    When every key runs the same way, as every ordering the API offers does,
+    this is one row comparison, (a, b, c) > (x, y, z), which both databases
+    answer as a range of the index on (a, b, c), however deep the page.
+    Mixed directions expand to a > x OR (a = x AND (b > y OR (b = y AND c < z))).
     """
+    directions = {key.startswith("-") != backwards for key in keys}
+    if len(directions) == 1:
+        columns = [F(key.lstrip("-")) for key in keys]
+        values = [value if hasattr(value, "resolve_expression") else Value(value) for value in position]
+        return RowComparison(columns, "<" if directions.pop() else ">", values)
     clauses = []
     for depth, key in enumerate(keys):
         field = key.lstrip("-")
@@ -142,6 +177,31 @@ def after(keys, position, backwards=False):
         beyond = {f"{field}__{'lt' if descending else 'gt'}": position[depth]}
         clauses.append(Q(**equal, **beyond))
     return reduce(lambda left, right: left | right, clauses)
+
+
+class RowComparison(Expression):
+    """`(a, b, c) < (x, y, z)`: SQL row values, compared left to right."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, columns, operator, values):
+        super().__init__()
+        self.columns, self.operator, self.values = list(columns), operator, list(values)
+
+    def get_source_expressions(self):
+        return [*self.columns, *self.values]
+
+    def set_source_expressions(self, expressions):
+        self.columns, self.values = expressions[: len(self.columns)], expressions[len(self.columns) :]
+
+    def as_sql(self, compiler, connection):
+        sides, params = [], []
+        for expressions in (self.columns, self.values):
+            compiled = [compiler.compile(expression) for expression in expressions]
+            sides.append(", ".join(sql for sql, _ in compiled))
+            params += [param for _, part in compiled for param in part]
+        return f"({sides[0]}) {self.operator} ({sides[1]})", params
 
 
 def _flip(key):

@@ -3,6 +3,7 @@ import datetime
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from rest_framework import serializers
@@ -10,7 +11,8 @@ from rest_framework.settings import api_settings
 
 from notes.models import Note, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
-from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
+from notes.snippets import build_snippet
+from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tag, normalise_tags
 
 
 class FieldsBuiltOnceMixin:
@@ -63,8 +65,8 @@ class FastRepresentationMixin:
         plan = []
         for field in prototype._readable_fields:
             formatter = _fast_formatter(field)
-            if isinstance(field, IdentityURLField):
-                plan.append((field.field_name, None, formatter))
+            if isinstance(field, IdentityURLField | serializers.SerializerMethodField):
+                plan.append((field.field_name, None, formatter))  # format(serializer, obj)
             elif formatter is not None and len(field.source_attrs) == 1 and field.source_attrs != ["*"]:
                 plan.append((field.field_name, field.source_attrs[0], formatter))
             else:
@@ -92,6 +94,9 @@ def _fast_formatter(field):
         return list
     if kind is IdentityURLField:
         return field.url_formatter()
+    if kind is serializers.SerializerMethodField:
+        method_name = field.method_name
+        return lambda serializer, obj: getattr(serializer, method_name)(obj)
     if (
         kind is serializers.DateTimeField
         and getattr(field, "format", api_settings.DATETIME_FORMAT) == "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -195,11 +200,32 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
     )
     pinned = serializers.BooleanField(default=False)
     tags = TagListField(default=list)
+    snippet = serializers.SerializerMethodField(
+        help_text="In a search result: an excerpt around the best match, HTML-escaped, matched words in "
+        "<mark>...</mark>. Null outside a search."
+    )
 
     class Meta:
         model = Note
-        fields = ["id", "url", "title", "content", "pinned", "tags", "created_at", "updated_at", "version"]
+        fields = [
+            "id",
+            "url",
+            "title",
+            "content",
+            "pinned",
+            "tags",
+            "created_at",
+            "updated_at",
+            "version",
+            "snippet",
+        ]
         read_only_fields = ["created_at", "updated_at", "version"]
+
+    def get_snippet(self, note) -> str | None:
+        terms = self.context.get("search_terms")
+        if not terms or not hasattr(note, "search_rank"):
+            return None
+        return build_snippet(title=note.title, content=note.content, terms=terms)
 
     def create(self, validated_data):
         return note_create(**validated_data)
@@ -232,7 +258,7 @@ class TrashedNoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, seria
 
     class Meta:
         model = Note
-        fields = [*NoteSerializer.Meta.fields, "deleted_at"]
+        fields = [*(name for name in NoteSerializer.Meta.fields if name != "snippet"), "deleted_at"]
         read_only_fields = fields
 
 
@@ -250,6 +276,7 @@ class NoteImportSerializer(NoteSerializer):
     """
 
     url = None
+    snippet = None
     created_at = serializers.DateTimeField(required=False)
     updated_at = serializers.DateTimeField(required=False)
 
@@ -263,3 +290,35 @@ class NoteImportSerializer(NoteSerializer):
         attrs["updated_at"] = min(updated or created or now, now)
         attrs["created_at"] = min(created or attrs["updated_at"], attrs["updated_at"])
         return attrs
+
+
+class TagNameField(serializers.CharField):
+    """A tag name, normalised by the same rules as a note's tags."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return normalise_tag(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+class TagSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True, help_text="Live notes having the tag.")
+
+
+class TagRenameSerializer(StrictFieldsMixin, serializers.Serializer):
+    """{"from", "to"}: `from` is a Python keyword, so the fields are built in get_fields()."""
+
+    def get_fields(self):
+        return {
+            "from": TagNameField(help_text="The tag to rename."),
+            "to": TagNameField(help_text="Its new name; notes that have both keep one."),
+        }
+
+    def validate(self, data):
+        if data["from"] == data["to"]:
+            raise serializers.ValidationError({"to": ["Must differ from `from`."]})
+        return data

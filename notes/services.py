@@ -2,8 +2,9 @@
 
 The API, the admin, imports and the management commands all call these
 functions, so whatever must happen on every change (the version, the tag
-index, the revision keeping what was replaced, and later the change feed)
-happens in one place, in the same transaction as the change itself.
+index, the search text, the revision keeping what was replaced, and later
+the change feed) happens in one place, in the same transaction as the
+change itself.
 
 Updates are compare-and-swap on `version`: the row is written only if it is
 still the version that was read, so two concurrent writers never both win,
@@ -17,14 +18,15 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from notes.bulk import insert_rows
 from notes.models import Note, NoteTag, Revision
+from notes.searchtext import search_text
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
 
 # Notes deleted per transaction by `notes_purge`: short enough that a purge of
 # thousands never holds SQLite's write lock long enough to fail a writer.
 PURGE_BATCH_SIZE = 500
-CREATE_BATCH_SIZE = 500
 
 
 class VersionConflict(Exception):
@@ -70,37 +72,57 @@ def note_create(*, owner, title, content="", pinned=False, tags=()):
             tags=list(tags),
             created_at=now,
             updated_at=now,
+            **_search_fields(title=title, content=content),
         )
         _index_tags(note, old_tags=(), new_tags=note.tags)
     return note
 
 
-def note_create_many(*, owner, notes):
-    """Create many notes at once (imports), a few INSERTs per batch, not per note.
+def note_create_many(*, owner, notes, batch_size=5000):
+    """Create many notes at once (imports, seeding); returns their ids in order.
 
-    `notes` are dicts of validated fields; `created_at` and `updated_at` are
-    kept when given. Returns the notes, with their ids, in the same order.
+    `notes` is an iterable of dicts with `title` and optionally `content`,
+    `pinned`, `tags`, `created_at` and `updated_at`, already validated.
+    Each note gets what `note_create` gives it (search text, tag index),
+    written by `notes.bulk` in a few statements per batch: the ORM's
+    per-object work would cost more than the database's for a million notes.
     """
-    now = timezone.now()
-    rows = [
-        Note(
-            owner=owner,
-            title=fields["title"],
-            content=fields.get("content", ""),
-            pinned=fields.get("pinned", False),
-            tags=list(fields.get("tags", ())),
-            created_at=fields.get("created_at") or now,
-            updated_at=fields.get("updated_at") or now,
-        )
-        for fields in notes
-    ]
+    ids = []
     with transaction.atomic():
-        created = Note.objects.bulk_create(rows, batch_size=CREATE_BATCH_SIZE)
-        NoteTag.objects.bulk_create(
-            (NoteTag(note=note, owner_id=note.owner_id, name=name) for note in created for name in note.tags),
-            batch_size=CREATE_BATCH_SIZE,
-        )
-    return created
+        for batch in _batched(notes, batch_size):
+            now = timezone.now()
+            rows, tag_names = [], []
+            for data in batch:
+                title, content = data["title"], data.get("content", "")
+                tags = list(data.get("tags", ()))
+                created_at = data.get("created_at") or now
+                search = _search_fields(title=title, content=content)
+                rows.append(
+                    {
+                        "owner_id": owner.pk,
+                        "title": title,
+                        "content": content,
+                        "pinned": data.get("pinned", False),
+                        "tags": tags,
+                        "created_at": created_at,
+                        "updated_at": data.get("updated_at") or created_at,
+                        "version": 1,
+                        "deleted_at": None,
+                        **search,
+                    }
+                )
+                tag_names.append(tags)
+            new_ids = insert_rows(Note, rows)
+            insert_rows(
+                NoteTag,
+                [
+                    {"note_id": note_id, "owner_id": owner.pk, "name": name}
+                    for note_id, names in zip(new_ids, tag_names, strict=True)
+                    for name in names
+                ],
+            )
+            ids.extend(new_ids)
+    return ids
 
 
 def note_update(*, note, if_match=None, **changes):
@@ -161,6 +183,39 @@ def notes_purge(*, notes, batch_size=PURGE_BATCH_SIZE):
             total += _purge(ids)
 
 
+def tag_rename(*, owner, old, new):
+    """Rename tag `old` to `new` on every live note of `owner` (merging if `new` exists).
+
+    Each note changes through `note_update`, so it gets a new version like
+    any edit. Returns how many notes changed.
+    """
+    return _retag(owner, old, lambda tags: sorted((set(tags) - {old}) | {new}))
+
+
+def tag_delete(*, owner, name):
+    """Remove tag `name` from every live note of `owner`; returns how many notes changed."""
+    return _retag(owner, name, lambda tags: [tag for tag in tags if tag != name])
+
+
+def _retag(owner, name, retag):
+    with transaction.atomic():
+        notes = Note.objects.owned_by(owner).alive().filter(tag_index__name=name).order_by("id")
+        return sum(_retag_note(note, name, retag) for note in notes.iterator(chunk_size=500))
+
+
+def _retag_note(note, name, retag):
+    """Change one note's tags; guarded by the version read, so a concurrent edit is read again."""
+    while note is not None and name in note.tags:
+        try:
+            note_update(note=note, if_match={note.version}, tags=retag(note.tags))
+            return True
+        except VersionConflict:
+            note = Note.objects.alive().filter(pk=note.pk).first()
+        except Http404:  # trashed meanwhile
+            return False
+    return False
+
+
 def _purge(ids):
     """Delete the notes `ids` (locked by the caller) and everything they own."""
     _, per_model = Note.objects.filter(pk__in=ids).delete()
@@ -199,6 +254,10 @@ def _write_if_unchanged(note, fields):
     """
     now = timezone.now()
     fields = {**fields, "version": note.version + 1, "updated_at": now}
+    if "title" in fields or "content" in fields:
+        fields.update(
+            _search_fields(title=fields.get("title", note.title), content=fields.get("content", note.content))
+        )
     written = Note.objects.filter(pk=note.pk, version=note.version).update(**fields)
     if written:
         _keep_revision(note)
@@ -223,6 +282,22 @@ def _keep_revision(note):
     kept = settings.NOTES_REVISIONS_KEPT
     if note.version > kept:
         Revision.objects.filter(note_id=note.pk, version__lte=note.version - kept).delete()
+
+
+def _search_fields(*, title, content):
+    """What the full-text index reads, kept in step with title and content."""
+    return {"search_title": search_text(title), "search_content": search_text(content)}
+
+
+def _batched(iterable, size):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _locked(note, *, trashed=False):

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from notes.transfer.views import ExportView, ImportView
-from notes.views import NoteViewSet, TrashViewSet
+from notes.views import NoteViewSet, TagViewSet, TrashViewSet
 
 
 class Router(DefaultRouter):
@@ -27,6 +27,7 @@ class Router(DefaultRouter):
 router = Router()
 router.register("notes", NoteViewSet, basename="note")
 router.register("trash", TrashViewSet, basename="trash")
+router.register("tags", TagViewSet, basename="tag")
 
 urlpatterns = [
     path("export/", ExportView.as_view(), name="export"),

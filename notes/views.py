@@ -1,21 +1,36 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from notes.conditional import ConditionalNoteMixin, etag_for
-from notes.models import Note
+from notes.filters import NoteFilter
+from notes.models import Note, NoteTag
 from notes.pagination import KeysetPagination
+from notes.searchtext import query_terms
 from notes.serializers import (
     NoteConflictSerializer,
     NoteSerializer,
     RevisionSerializer,
+    TagNameField,
+    TagRenameSerializer,
+    TagSerializer,
     TrashConflictSerializer,
     TrashedNoteSerializer,
 )
-from notes.services import note_delete_forever, note_restore, note_restore_revision, note_trash, notes_purge
+from notes.services import (
+    note_delete_forever,
+    note_restore,
+    note_restore_revision,
+    note_trash,
+    notes_purge,
+    tag_delete,
+    tag_rename,
+)
 from notesite.prepared import PreparedQuery
 
 # The lookup behind every note detail request, compiled once (notesite.prepared);
@@ -43,10 +58,26 @@ class OwnedByUserMixin:
 class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet):
     """The requesting user's notes; DELETE moves a note to the trash."""
 
-    queryset = Note.objects.alive()
+    # The search text is for the index; the API never shows it.
+    queryset = Note.objects.alive().defer("search_title", "search_content")
     serializer_class = NoteSerializer
     conflict_serializer_class = NoteConflictSerializer
     pagination_class = KeysetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = NoteFilter
+
+    def filter_queryset(self, queryset):
+        # Search, filters and ordering are the list's: a note's own URL
+        # answers the note whatever the query string says.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "list":
+            context["search_terms"] = query_terms(self.request.query_params.get("search", ""))
+        return context
 
     def get_object(self):
         pk = self.kwargs["pk"]
@@ -137,3 +168,54 @@ class TrashViewSet(OwnedByUserMixin, ConditionalNoteMixin, mixins.ListModelMixin
         note = note_restore(note=self.get_object(), if_match=self.if_match())
         data = NoteSerializer(note, context=self.get_serializer_context()).data
         return Response(data, headers={"ETag": etag_for(note)})
+
+
+class TagPagination(KeysetPagination):
+    tiebreak = "name"
+
+
+class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
+    """The requesting user's tags with how many live notes have each, most used first."""
+
+    queryset = NoteTag.objects.all()
+    serializer_class = TagSerializer
+    pagination_class = TagPagination
+    lookup_field = "name"
+    # Tag names may contain '/'.
+    lookup_value_regex = ".+"
+
+    def get_queryset(self):
+        return super().get_queryset().alive().counts()
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(methods=["POST"], request=TagRenameSerializer, responses=TagSerializer)
+    @extend_schema(methods=["DELETE"], exclude=True)
+    @action(detail=False, methods=["post", "delete"], serializer_class=TagRenameSerializer, pagination_class=None)
+    def rename(self, request):
+        """Rename a tag on every live note; a note that has both keeps one (a merge)."""
+        if request.method == "DELETE":
+            # This route shadows DELETE /api/tags/rename/ for a tag named "rename".
+            return self.destroy(request, name="rename")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        old, new = serializer.validated_data["from"], serializer.validated_data["to"]
+        if not tag_rename(owner=request.user, old=old, new=new):
+            raise NotFound(f"No note has the tag {old!r}.")
+        return Response(self.get_queryset().filter(name=new).get())
+
+    @extend_schema(
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="The tag; may contain '/'.")],
+        responses={204: None},
+    )
+    def destroy(self, request, name):
+        """Remove the tag from every live note."""
+        try:
+            name = TagNameField().to_internal_value(name)
+        except ValidationError:  # an impossible tag is on no note
+            raise NotFound("No note has this tag.") from None
+        if not tag_delete(owner=request.user, name=name):
+            raise NotFound(f"No note has the tag {name!r}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -345,6 +345,9 @@ NOTES_ALLOW_SIGNUP = env_bool("NOTES_ALLOW_SIGNUP", default=False)
 NOTES_USER_RATE = env_rate("NOTES_USER_RATE")
 NOTES_MAX_BODY_BYTES = env_int("NOTES_MAX_BODY_BYTES", 1024 * 1024)
 NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
+# A search ranks at most this many of the newest matching notes (README,
+# "Finding notes").
+NOTES_SEARCH_WINDOW = env_int("NOTES_SEARCH_WINDOW", 1000)
 # Form and multipart bodies (browsable API, admin) obey the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = NOTES_MAX_BODY_BYTES
 # Nothing lost (README, "Nothing lost"): revisions kept per note, days in the

@@ -7,7 +7,7 @@ from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
 
-NOTE_FIELDS = {"id", "url", "title", "content", "pinned", "tags", "created_at", "updated_at", "version"}
+NOTE_FIELDS = {"id", "url", "title", "content", "pinned", "tags", "created_at", "updated_at", "version", "snippet"}
 
 
 @pytest.fixture

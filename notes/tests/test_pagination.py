@@ -87,7 +87,10 @@ def test_walk_sees_unchanged_notes_exactly_once_while_others_change(auth_client,
     assert stable_ids <= set(seen)
 
 
-@pytest.mark.parametrize("ordering", [["title", "id"], ["-title", "-id"], ["-pinned", "-updated_at", "-id"]])
+@pytest.mark.parametrize(
+    "ordering",
+    [["title", "id"], ["-title", "-id"], ["-pinned", "-updated_at", "-id"], ["-pinned", "title", "id"]],
+)
 def test_keyset_walk_matches_the_full_ordering(user, ordering):
     for i in range(12):
         NoteFactory(owner=user, title=f"title {i % 4}", pinned=i % 3 == 0)

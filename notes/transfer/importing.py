@@ -174,5 +174,5 @@ def notes_import(*, owner, source, dry_run=False):
         return Report(rejected=rejected)
     if dry_run:
         return Report(imported=len(valid))
-    notes = note_create_many(owner=owner, notes=valid)  # one transaction
-    return Report(imported=len(notes), ids=[note.pk for note in notes])
+    ids = note_create_many(owner=owner, notes=valid)  # one transaction
+    return Report(imported=len(ids), ids=ids)

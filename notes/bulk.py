@@ -1,0 +1,91 @@
+"""Many rows in few statements, the fastest way each database offers.
+
+SQLite: multi-row INSERT ... RETURNING id. PostgreSQL: the ids drawn from
+the table's sequence in one query, then COPY, which skips parsing and
+planning a statement per row and is about twice as fast for a million
+notes. `notes.services.note_create_many` is the one caller; the values are
+written as given, so the caller passes what the fields hold (the ORM's
+per-object work is what this avoids).
+"""
+
+import json
+import os
+
+from django.db import connections, router
+
+
+def default_writers(connection):
+    """How many connections can usefully write batches at once.
+
+    SQLite has one writer at a time, so one. PostgreSQL writes on a
+    backend process per connection: one more writer than there are cores
+    keeps them busy while each waits for its next batch (at most four).
+    """
+    if connection.vendor == "sqlite":
+        return 1
+    return min(4, (os.cpu_count() or 1) + 1)
+
+
+def insert_rows(model, rows):
+    """INSERT `rows` (dicts of column name to value, all with the same keys); returns the new ids in order."""
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(column.removesuffix("_id")) for column in rows[0]]
+    if connection.vendor == "postgresql":
+        return _copy_rows(connection, model, fields, rows)
+    return _insert_rows(connection, model, fields, rows)
+
+
+def _insert_rows(connection, model, fields, rows):
+    # Only dates and JSON need the field's adaptation; the rest are stored as given.
+    adapt = [
+        (lambda value, field=field: field.get_db_prep_save(value, connection))
+        if field.get_internal_type() in {"DateTimeField", "JSONField"}
+        else None
+        for field in fields
+    ]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    row_placeholder = f"({', '.join(['%s'] * len(fields))})"
+    # Few enough rows that the statement stays under 4 KiB, which drivers
+    # parse once and cache.
+    per_statement = max(1, min(connection.ops.bulk_batch_size(fields, rows), 3800 // (len(row_placeholder) + 2)))
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    ids = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = [
+                value if prepare is None else prepare(value)
+                for row in chunk
+                for prepare, value in zip(adapt, row.values(), strict=True)
+            ]
+            placeholders = ", ".join([row_placeholder] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {placeholders} RETURNING {pk}", params
+            )
+            ids.extend(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def _copy_rows(connection, model, fields, rows):
+    table, pk = model._meta.db_table, model._meta.pk.column
+    is_json = [field.get_internal_type() == "JSONField" for field in fields]
+    columns = ", ".join(connection.ops.quote_name(name) for name in [pk, *(field.column for field in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, len(rows)]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for pk_value, row in zip(ids, rows, strict=True):
+                copy.write_row(
+                    (
+                        pk_value,
+                        *(
+                            json.dumps(value) if json_field else value
+                            for json_field, value in zip(is_json, row.values(), strict=True)
+                        ),
+                    )
+                )
+    return ids

@@ -1,0 +1,167 @@
+"""GET /api/tags/, POST /api/tags/rename/, DELETE /api/tags/{name}/."""
+
+import pytest
+
+from notes.models import Note
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def tags_of(note):
+    return Note.objects.get(pk=note.pk).tags
+
+
+def test_tags_are_listed_with_counts_most_used_first(auth_client, user):
+    NoteFactory(owner=user, tags=["home", "work"])
+    NoteFactory(owner=user, tags=["home"])
+    NoteFactory(owner=user, tags=["art"])
+
+    body = auth_client.get("/api/tags/").json()
+
+    assert body == {
+        "next": None,
+        "previous": None,
+        "results": [{"name": "home", "count": 2}, {"name": "art", "count": 1}, {"name": "work", "count": 1}],
+    }
+
+
+def test_trashed_notes_and_other_users_do_not_count(auth_client, user, other_user):
+    NoteFactory(owner=user, tags=["home"])
+    trashed = NoteFactory(owner=user, tags=["home", "old"])
+    auth_client.delete(f"/api/notes/{trashed.pk}/")
+    NoteFactory(owner=other_user, tags=["home", "secret"])
+
+    assert auth_client.get("/api/tags/").json()["results"] == [{"name": "home", "count": 1}]
+
+
+def test_tags_are_paged(auth_client, user):
+    for i in range(5):
+        NoteFactory(owner=user, tags=[f"tag{j}" for j in range(i + 1)])
+
+    seen, url = [], "/api/tags/?limit=2"
+    while url:
+        body = auth_client.get(url).json()
+        seen += [tag["name"] for tag in body["results"]]
+        url = body["next"]
+
+    assert seen == ["tag0", "tag1", "tag2", "tag3", "tag4"]
+
+
+def test_tag_list_costs_two_queries(auth_client, user, django_assert_num_queries):
+    for i in range(10):
+        NoteFactory(owner=user, tags=[f"t{i % 3}", "common"])
+
+    with django_assert_num_queries(2):  # the token with its user, the counts
+        auth_client.get("/api/tags/")
+
+
+def test_rename_changes_every_note_as_an_edit(auth_client, user):
+    first = NoteFactory(owner=user, tags=["home", "x"])
+    second = NoteFactory(owner=user, tags=["home"])
+    untouched = NoteFactory(owner=user, tags=["work"])
+
+    response = auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"name": "house", "count": 2}
+    assert tags_of(first) == ["house", "x"]
+    assert tags_of(second) == ["house"]
+    assert Note.objects.get(pk=first.pk).version == 2
+    assert Note.objects.get(pk=untouched.pk).version == 1
+    assert auth_client.get("/api/notes/", {"tag": "home"}).json()["results"] == []
+    assert len(auth_client.get("/api/notes/", {"tag": "house"}).json()["results"]) == 2
+
+
+def test_rename_into_an_existing_tag_merges(auth_client, user):
+    both = NoteFactory(owner=user, tags=["home", "house"])
+    NoteFactory(owner=user, tags=["home"])
+
+    response = auth_client.post("/api/tags/rename/", {"from": "home", "to": "House"}, format="json")
+
+    assert response.json() == {"name": "house", "count": 2}
+    assert tags_of(both) == ["house"]
+
+
+def test_rename_leaves_other_users_alone(auth_client, user, other_user):
+    NoteFactory(owner=user, tags=["home"])
+    theirs = NoteFactory(owner=other_user, tags=["home"])
+
+    auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    assert tags_of(theirs) == ["home"]
+
+
+def test_rename_of_an_unused_tag_is_404(auth_client, user, other_user):
+    NoteFactory(owner=other_user, tags=["home"])
+
+    response = auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from": "home", "to": "home"}, "to"),
+        ({"from": "home", "to": "two words"}, "to"),
+        ({"from": "", "to": "x"}, "from"),
+        ({"to": "x"}, "from"),
+        ({"from": "home", "to": 42}, "to"),
+        ({"from": "home", "to": "x", "extra": 1}, "extra"),
+        ({"from": "ho\x00me", "to": "x"}, "from"),
+    ],
+)
+def test_rename_validates_both_names(auth_client, user, body, field):
+    note = NoteFactory(owner=user, tags=["home"])
+
+    response = auth_client.post("/api/tags/rename/", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert tags_of(note) == ["home"]
+
+
+def test_delete_removes_the_tag_from_every_note(auth_client, user):
+    first = NoteFactory(owner=user, tags=["home", "x"])
+    second = NoteFactory(owner=user, tags=["home"])
+
+    response = auth_client.delete("/api/tags/home/")
+
+    assert response.status_code == 204
+    assert tags_of(first) == ["x"]
+    assert tags_of(second) == []
+    assert Note.objects.get(pk=second.pk).version == 2
+    assert auth_client.get("/api/tags/").json()["results"] == [{"name": "x", "count": 1}]
+
+
+@pytest.mark.parametrize("path", ["/api/tags/notes/inbox/", "/api/tags/notes%2Finbox", "/api/tags/Notes/Inbox"])
+def test_delete_takes_names_with_slashes(auth_client, user, path):
+    note = NoteFactory(owner=user, tags=["notes/inbox", "notes"])
+
+    response = auth_client.delete(path)
+
+    assert response.status_code == 204
+    assert tags_of(note) == ["notes"]
+
+
+def test_a_tag_named_rename_can_be_deleted(auth_client, user):
+    note = NoteFactory(owner=user, tags=["rename", "keep"])
+
+    response = auth_client.delete("/api/tags/rename/")
+
+    assert response.status_code == 204
+    assert tags_of(note) == ["keep"]
+
+
+@pytest.mark.parametrize("name", ["missing", "two words", "x" * 60])
+def test_delete_of_a_tag_on_no_note_is_404(auth_client, user, other_user, name):
+    NoteFactory(owner=other_user, tags=["missing"])
+
+    assert auth_client.delete(f"/api/tags/{name}/").status_code == 404
+
+
+def test_tags_need_authentication(api_client, db):
+    assert api_client.get("/api/tags/").status_code == 401
+    assert api_client.post("/api/tags/rename/", {"from": "a", "to": "b"}, format="json").status_code == 401
+    assert api_client.delete("/api/tags/a/").status_code == 401
