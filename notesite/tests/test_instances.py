@@ -1,7 +1,8 @@
 """Two app instances on one PostgreSQL and one Redis behave as one service.
 
 Nothing an instance keeps in memory may matter to another: a note written
-through one is read, edited and found through the other; a throttle limit is
+through one is read and edited through the other and found by search
+through the first; a throttle limit is
 counted for both together; a token revoked through one is refused by the
 other at once.
 """
@@ -59,6 +60,7 @@ def test_two_instances_serve_one_set_of_notes(two_instances):
     )
     stale = httpx.patch(f"{first.url}{url}", json={"content": "stale"}, headers={**auth, "If-Match": '"1"'})
     final = httpx.get(f"{first.url}{url}", headers=auth)
+    found = httpx.get(f"{first.url}/api/notes/", params={"search": "edited through"}, headers=auth)
 
     assert created.status_code == 201
     assert read.json()["content"] == "written through one"
@@ -66,6 +68,7 @@ def test_two_instances_serve_one_set_of_notes(two_instances):
     assert stale.status_code == 412
     assert final.json()["content"] == "edited through two"
     assert final.headers["ETag"] == '"2"'
+    assert [note["id"] for note in found.json()["results"]] == [created.json()["id"]]
 
 
 def test_a_token_revoked_on_one_instance_is_refused_by_the_other_at_once(two_instances):
