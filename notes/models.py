@@ -14,6 +14,10 @@ class NoteQuerySet(models.QuerySet):
     def trashed(self):
         return self.filter(deleted_at__isnull=False)
 
+    def without_search_text(self):
+        # The index's input, as long as title and content again: never shown.
+        return self.defer("search_title", "search_content")
+
 
 class Note(models.Model):
     """A user's note. Change it through `notes.services`, never with save()."""

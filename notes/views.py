@@ -37,7 +37,7 @@ from notesite.prepared import PreparedQuery
 # the same queryset methods as get_queryset(), so the same scoping.
 live_note_of = PreparedQuery(
     Note,
-    lambda owner_id, pk: Note.objects.owned_by(owner_id).alive().filter(pk=pk),
+    lambda owner_id, pk: Note.objects.owned_by(owner_id).alive().without_search_text().filter(pk=pk),
     placeholders=[-900_000_001, -900_000_002],
 )
 
@@ -59,7 +59,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
     """The requesting user's notes; DELETE moves a note to the trash."""
 
     # The search text is for the index; the API never shows it.
-    queryset = Note.objects.alive().defer("search_title", "search_content")
+    queryset = Note.objects.alive().without_search_text()
     serializer_class = NoteSerializer
     conflict_serializer_class = NoteConflictSerializer
     pagination_class = KeysetPagination
@@ -68,8 +68,10 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
 
     def filter_queryset(self, queryset):
         # Search, filters and ordering are the list's: a note's own URL
-        # answers the note whatever the query string says.
-        if self.action != "list":
+        # answers the note whatever the query string says. With none of them
+        # given there is nothing to filter, and building the FilterSet's form
+        # would cost a sixth of a page.
+        if self.action != "list" or not self.request.query_params.keys() & NoteFilter.base_filters.keys():
             return queryset
         return super().filter_queryset(queryset)
 
@@ -138,7 +140,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
 class TrashViewSet(OwnedByUserMixin, ConditionalNoteMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The requesting user's trashed notes: restore them, or delete them forever."""
 
-    queryset = Note.objects.trashed().order_by("-deleted_at", "-id")
+    queryset = Note.objects.trashed().without_search_text().order_by("-deleted_at", "-id")
     serializer_class = TrashedNoteSerializer
     conflict_serializer_class = TrashConflictSerializer
     pagination_class = KeysetPagination
