@@ -11,6 +11,7 @@ from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
 
 from notes.conditional import ConditionalNoteMixin
 
@@ -24,6 +25,9 @@ VALIDATION_ERROR_SCHEMA = {
     "description": "Field-keyed messages; `non_field_errors` for the body as a whole.",
     "additionalProperties": {},
 }
+
+# What the default parsers accept besides JSON: the browsable API's HTML forms.
+BROWSER_FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: field-keyed messages.",
@@ -60,6 +64,20 @@ class AutoSchema(openapi.AutoSchema):
             "content": {media_type: build_media_type_object(schema) for media_type in self.map_parsers()},
             "required": True,
         }
+
+    def map_parsers(self):
+        """The request media types for API clients: JSON, where a view takes the default parsers.
+
+        The default form and multipart parsers serve the browsable API's HTML
+        forms. Listing them beside JSON with the same schema makes client
+        generators send every body as multipart (openapi-python-client does),
+        so they are left out of the schema; a view with parsers of its own
+        (an upload) documents all of them.
+        """
+        media_types = super().map_parsers()
+        if list(self.view.parser_classes) == list(api_settings.DEFAULT_PARSER_CLASSES):
+            return [media_type for media_type in media_types if media_type not in BROWSER_FORM_MEDIA_TYPES]
+        return media_types
 
     def destroy_serializer(self):
         """What a DELETE carries, where the view asks for a body (a password to confirm)."""
