@@ -18,6 +18,7 @@ read-only fields it GOT) and wrong passwords.
 """
 
 import math
+import os
 
 import pytest
 import schemathesis
@@ -33,8 +34,9 @@ from accounts.models import AuthToken
 from notes.tests.factories import NoteFactory
 from notesite.wsgi import application
 
-# At least this many cases over the whole schema, shared out among operations.
-MIN_CASES = 2000
+# At least this many cases over the whole schema, shared out among operations
+# (NOTES_FUZZ_CASES=20000 for a longer hunt).
+MIN_CASES = int(os.environ.get("NOTES_FUZZ_CASES", "2000"))
 
 CONFIG = schemathesis.Config.from_dict(
     {
