@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format schema check-schema bench clean
+.PHONY: run test lint format schema check-schema bench bench-memory clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -35,6 +35,10 @@ check-schema: $(VENV)/.installed-dev
 # (needs wrk and taskset; writes bench/RESULTS.md and bench/throughput.png).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/throughput.py $(ARGS)
+
+# A worker's RSS across 100,000 requests (needs wrk; writes bench/RESULTS.md).
+bench-memory: $(VENV)/.installed-dev
+	$(BIN)/python bench/memory.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles
