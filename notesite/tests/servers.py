@@ -119,7 +119,8 @@ class Server:
                 *extra_args,
             ],
             cwd=BASE_DIR,
-            env=env,
+            # Stopped with the process that started it, even if that one dies.
+            env={**env, "GUNICORN_EXIT_WITH_PARENT": "1"},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             # Its own process group, so kill() can take the workers down with it.
