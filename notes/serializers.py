@@ -2,6 +2,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from notes.models import Note
 from notes.services import EDITABLE_FIELDS, note_create, note_update
@@ -27,6 +28,15 @@ class StrictCharField(serializers.CharField):
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false in JSON ("yes" and 1 are not); form fields are text, as the browsable API sends them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool) and not html.is_html_input(self.root.initial_data):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -61,7 +71,7 @@ class NoteSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         max_length=settings.NOTES_MAX_CONTENT_CHARS,
         style={"base_template": "textarea.html"},
     )
-    pinned = serializers.BooleanField(default=False)
+    pinned = StrictBooleanField(default=False)
     tags = TagListField(default=list)
 
     class Meta:
