@@ -14,7 +14,9 @@ everything the server refuses: text with a NUL character or an unpaired
 surrogate (refused in every field, SPEC section 3), cursors (opaque: only the
 server's own are valid), unknown body fields (refused by name, while the
 schema does not forbid extra properties, so that a client may PUT back the
-read-only fields it GOT) and wrong passwords.
+read-only fields it GOT) and wrong passwords. And negative cases whose
+strings carry surrounding whitespace are left out: the server trims before
+it checks lengths, so padding does not make a string too long.
 """
 
 import math
@@ -22,7 +24,7 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -67,6 +69,22 @@ def excluded_checks(case):
     return [positive_data_acceptance, negative_data_rejection]
 
 
+def padded_strings(body):
+    """Whether a body holds a string with surrounding whitespace.
+
+    The server trims titles, tags and names before it checks their length
+    (README): a negative case made "too long" by padding is fine to the
+    server, so such cases are left out of the negative ones.
+    """
+    if isinstance(body, str):
+        return body != body.strip()
+    if isinstance(body, dict):
+        return any(padded_strings(value) for value in body.values())
+    if isinstance(body, list):
+        return any(padded_strings(value) for value in body)
+    return False
+
+
 @pytest.fixture
 def fuzz_settings(settings):
     # Generous limits, so cases reach the code behind the throttles (429 is
@@ -93,6 +111,7 @@ def test_every_operation_answers_as_documented_to_generated_input(operation, use
         suppress_health_check=list(HealthCheck),
     )
     def send(case, existing):
+        assume(not (case.meta.generation.mode.is_negative and padded_strings(case.body)))
         if existing and "id" in (case.path_parameters or {}):
             # Half the cases aim at a note (or token) that exists.
             case.path_parameters["id"] = note.pk
