@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format schema check-schema bench bench-scale clean
+.PHONY: run test lint format schema check-schema bench bench-scale bench-memory clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed-dev
 # over HTTP (bench/RESULTS.md).
 bench-scale: $(VENV)/.installed-dev
 	$(BIN)/python bench/scale.py
+
+# A worker's RSS across 100,000 requests (needs wrk; writes bench/RESULTS.md).
+bench-memory: $(VENV)/.installed-dev
+	$(BIN)/python bench/memory.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -44,6 +44,26 @@ def _test_settings(settings):
 
 
 @pytest.fixture
+def wsgi_application(db):
+    """The project's WSGI application, called in-process on the test's database.
+
+    Django's own test client keeps the handler from closing the database
+    connection at the end of each request (which would end the test's
+    transaction); a real WSGI client (schemathesis, httpx) needs the same.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from notesite.wsgi import application
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield application
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
 def password():
     return PASSWORD
 

@@ -1,9 +1,10 @@
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from rest_framework import serializers
 
 from accounts.models import AuthToken
+from notes.serializers import StrictCharField
 
 User = get_user_model()
 
@@ -39,7 +40,13 @@ class TokenInfoSerializer(serializers.ModelSerializer):
 
 
 class RegisterSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, style={"input_type": "password"}, trim_whitespace=False)
+    # Strings only, as everywhere: a JSON number is not quietly made a name or
+    # a password (found by the fuzzer, issue 8).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+    }
+    password = StrictCharField(write_only=True, style={"input_type": "password"}, trim_whitespace=False)
 
     class Meta:
         model = User
@@ -70,7 +77,7 @@ class RegisterSerializer(serializers.ModelSerializer):
 
 
 def password_field(**kwargs):
-    return serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+    return StrictCharField(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
 
 
 class CurrentPasswordMixin:

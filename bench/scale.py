@@ -25,6 +25,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 COUNT = int(os.environ.get("COUNT", "1000000"))
@@ -206,8 +209,9 @@ def report(results):
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print("\n" + table)
-    (ROOT / "bench" / "RESULTS.md").write_text(
-        "# Finding notes among a million: measured\n\n"
+    write_section(
+        "scale",
+        "## Finding notes among a million\n\n"
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `make bench-scale` "
         f"({COUNT:,} notes for one user, {REQUESTS} timed requests per line after 5 warm-up ones, one client "
         f"on a kept-alive connection, gunicorn with the project's settings, pages of {PAGE_SIZE}).\n\n"
@@ -217,7 +221,7 @@ def report(results):
         "With the default seed and a million notes, `meeting` is in 93,213 notes, `the` in 990,519, `東京` "
         "in 4,905 and the rare word in a handful. A search ranks at most the 1,000 newest matching notes "
         "(NOTES_SEARCH_WINDOW); to weigh a word, SQLite's bm25 still reads the whole list of notes containing "
-        'it, which is what a word in nearly every note costs. See README, "Finding notes".\n'
+        'it, which is what a word in nearly every note costs. See README, "Finding notes".\n',
     )
 
 

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import write_section
+
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 PYTHON = sys.executable
@@ -396,9 +399,8 @@ def main():
 
 
 def write_results(args, table):
-    section = textwrap.dedent(
+    text = textwrap.dedent(
         f"""\
-        <!-- throughput:start -->
         ## Throughput per core
 
         Measured {datetime.date.today().isoformat()} on {machine_description()}, by `make bench`
@@ -410,17 +412,9 @@ def write_results(args, table):
         {{table}}
 
         ![throughput per core](throughput.png)
-        <!-- throughput:end -->
         """
-    ).replace("{table}", table)
-    existing = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
-    if "<!-- throughput:start -->" in existing:
-        start = existing.index("<!-- throughput:start -->")
-        end = existing.index("<!-- throughput:end -->") + len("<!-- throughput:end -->\n")
-        existing = existing[:start] + section + existing[end:]
-    else:
-        existing = existing.rstrip("\n") + "\n\n" + section
-    args.results.write_text(existing)
+    )
+    write_section("throughput", text.replace("{table}", table), args.results)
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ class StrictBooleanField(forms.Field):
     def to_python(self, value):
         if value in (None, ""):
             return None
-        if isinstance(value, str) and value.lower() in {"true", "false"}:
-            return value.lower() == "true"
+        if value in {"true", "false"}:
+            return value == "true"
         raise ValidationError("Must be true or false.", code="invalid")
 
 
@@ -72,7 +72,8 @@ class TagsField(forms.Field):
             try:
                 names.append(normalise_tag(raw))
             except ValidationError as error:
-                raise ValidationError(error.messages, code="invalid") from None
+                # The message quotes the tag; django-filter %-formats messages.
+                raise ValidationError([m.replace("%", "%%") for m in error.messages], code="invalid") from None
         if len(set(names)) > MAX_TAGS:
             raise ValidationError(f"Give at most {MAX_TAGS} tags.", code="max_tags")
         return sorted(set(names))
@@ -100,9 +101,12 @@ SEARCH_HELP = (
     f"Words to find in the title or content, best matches first (at most {SEARCH_MAX_LENGTH} characters). "
     "Plain words: quotes and operators are not syntax."
 )
-PINNED_HELP = "`true` or `false`."
+PINNED_HELP = "`true` or `false`; empty means not given."
 TAG_HELP = "Notes having this tag; repeat the parameter for notes having all of them."
-UPDATED_SINCE_HELP = "Notes changed at or after this ISO 8601 date or time (UTC when no zone is given)."
+UPDATED_SINCE_HELP = (
+    "Notes changed at or after this ISO 8601 date or date-time (UTC when no zone is given), "
+    "e.g. `2026-11-24T10:00:00Z` or `2026-11-24`; empty means not given."
+)
 
 
 @extend_schema_field({"type": "string", "maxLength": SEARCH_MAX_LENGTH, "description": SEARCH_HELP})
@@ -110,7 +114,8 @@ class SearchFilter(django_filters.Filter):
     field_class = SearchField
 
 
-@extend_schema_field({"type": "boolean", "description": PINNED_HELP})
+# Empty values are in the schema: the browsable API's filter form sends every field.
+@extend_schema_field({"type": "string", "enum": ["true", "false", ""], "description": PINNED_HELP})
 class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
 
@@ -120,9 +125,17 @@ class TagsFilter(django_filters.Filter):
     field_class = TagsField
 
 
-@extend_schema_field({"type": "string", "format": "date-time", "description": UPDATED_SINCE_HELP})
+@extend_schema_field({"type": "string", "description": UPDATED_SINCE_HELP})
 class UpdatedSinceFilter(django_filters.Filter):
     field_class = UpdatedSinceField
+
+
+ORDERING_HELP = "Default: pinned first, then most recently updated; with `search`, best match first."
+
+
+@extend_schema_field({"type": "string", "enum": [*ORDERINGS, ""], "description": ORDERING_HELP})
+class OrderingFilter(django_filters.ChoiceFilter):
+    pass
 
 
 class NoteFilter(django_filters.FilterSet):
@@ -144,11 +157,11 @@ class NoteFilter(django_filters.FilterSet):
         label="Updated since",
         help_text=UPDATED_SINCE_HELP,
     )
-    ordering = django_filters.ChoiceFilter(
+    ordering = OrderingFilter(
         choices=[(choice, choice) for choice in ORDERINGS],
         method="filter_ordering",
         label="Ordering",
-        help_text="Default: pinned first, then most recently updated; with `search`, best match first.",
+        help_text=ORDERING_HELP,
     )
 
     def filter_search(self, queryset, name, value):

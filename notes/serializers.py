@@ -8,6 +8,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
+from rest_framework.utils import html
 
 from notes.models import Note, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
@@ -88,7 +89,7 @@ def _fast_formatter(field):
         return int
     if kind in (serializers.CharField, StrictCharField):
         return str
-    if kind is serializers.BooleanField and not field.allow_null:
+    if kind in (serializers.BooleanField, StrictBooleanField) and not field.allow_null:
         return bool
     if kind is TagListField:
         return list
@@ -166,6 +167,15 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false in JSON ("yes" and 1 are not); form fields are text, as the browsable API sends them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool) and not html.is_html_input(self.root.initial_data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class TagListField(serializers.ListField):
     """Tags as a list of names, answered normalised and sorted."""
 
@@ -198,7 +208,7 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         max_length=settings.NOTES_MAX_CONTENT_CHARS,
         style={"base_template": "textarea.html"},
     )
-    pinned = serializers.BooleanField(default=False)
+    pinned = StrictBooleanField(default=False)
     tags = TagListField(default=list)
     snippet = serializers.SerializerMethodField(
         help_text="In a search result: an excerpt around the best match, HTML-escaped, matched words in "

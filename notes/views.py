@@ -1,7 +1,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -32,6 +32,7 @@ from notes.services import (
     tag_rename,
 )
 from notesite.prepared import PreparedQuery
+from notesite.schema import ErrorSerializer
 
 # The lookup behind every note detail request, compiled once (notesite.prepared);
 # the same queryset methods as get_queryset(), so the same scoping.
@@ -115,7 +116,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         description="The states the note had before each change, newest first.",
         responses=RevisionSerializer(many=True),
     )
-    @action(detail=True, serializer_class=RevisionSerializer)
+    @action(detail=True, serializer_class=RevisionSerializer, filter_backends=[])
     def revisions(self, request, pk=None):
         note = self.get_object()
         page = self.paginate_queryset(note.revisions.order_by("-version"))
@@ -193,7 +194,11 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(methods=["POST"], request=TagRenameSerializer, responses=TagSerializer)
+    @extend_schema(
+        methods=["POST"],
+        request=TagRenameSerializer,
+        responses={200: TagSerializer, 404: OpenApiResponse(ErrorSerializer, description="No live note has `from`.")},
+    )
     @extend_schema(methods=["DELETE"], exclude=True)
     @action(detail=False, methods=["post", "delete"], serializer_class=TagRenameSerializer, pagination_class=None)
     def rename(self, request):
@@ -205,7 +210,7 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         old, new = serializer.validated_data["from"], serializer.validated_data["to"]
         if not tag_rename(owner=request.user, old=old, new=new):
-            raise NotFound(f"No note has the tag {old!r}.")
+            raise NotFound("No note has this tag.")
         return Response(self.get_queryset().filter(name=new).get())
 
     @extend_schema(
@@ -219,5 +224,5 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         except ValidationError:  # an impossible tag is on no note
             raise NotFound("No note has this tag.") from None
         if not tag_delete(owner=request.user, name=name):
-            raise NotFound(f"No note has the tag {name!r}.")
+            raise NotFound("No note has this tag.")
         return Response(status=status.HTTP_204_NO_CONTENT)

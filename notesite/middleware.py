@@ -1,8 +1,10 @@
-"""Project-wide middleware: optional trailing slashes and request logging."""
+"""Project-wide middleware: optional trailing slashes, request logging, the content security policy."""
 
 import json
 import logging
 import time
+
+from django.conf import settings
 
 request_log = logging.getLogger("notes.request")
 
@@ -22,6 +24,21 @@ class OptionalTrailingSlashMiddleware:
         if (path == "/api" or path.startswith("/api/")) and not path.endswith("/"):
             request.path_info = path + "/"
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send the site's CONTENT_SECURITY_POLICY with every answer that has none of its own.
+
+    A view may set a stricter policy of its own; it is kept.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response
 
 
 class RequestLogMiddleware:

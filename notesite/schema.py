@@ -11,6 +11,7 @@ from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
 
 from notes.conditional import ConditionalNoteMixin
 
@@ -25,10 +26,14 @@ VALIDATION_ERROR_SCHEMA = {
     "additionalProperties": {},
 }
 
+# What the default parsers accept besides JSON: the browsable API's HTML forms.
+BROWSER_FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: field-keyed messages.",
     "401": "Missing, invalid or expired token.",
     "404": "No such object among the requesting user's.",
+    "406": "The Accept header names no format this endpoint answers in.",
     "413": "Request body over the size limit.",
     "415": "Unsupported Content-Type.",
     "429": "Too many requests; see Retry-After.",
@@ -61,6 +66,20 @@ class AutoSchema(openapi.AutoSchema):
             "required": True,
         }
 
+    def map_parsers(self):
+        """The request media types for API clients: JSON, where a view takes the default parsers.
+
+        The default form and multipart parsers serve the browsable API's HTML
+        forms. Listing them beside JSON with the same schema makes client
+        generators send every body as multipart (openapi-python-client does),
+        so they are left out of the schema; a view with parsers of its own
+        (an upload) documents all of them.
+        """
+        media_types = super().map_parsers()
+        if list(self.view.parser_classes) == list(api_settings.DEFAULT_PARSER_CLASSES):
+            return [media_type for media_type in media_types if media_type not in BROWSER_FORM_MEDIA_TYPES]
+        return media_types
+
     def destroy_serializer(self):
         """What a DELETE carries, where the view asks for a body (a password to confirm)."""
         if self.method == "DELETE":
@@ -76,6 +95,7 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("401")
         if "{" in self.path:
             codes.append("404")
+        codes.append("406")
         if has_body:
             codes += ["413", "415"]
         if self.view.throttle_classes:
@@ -108,3 +128,32 @@ class AutoSchema(openapi.AutoSchema):
                     )
                 )
         return parameters
+
+
+def drop_defaults_from_partial_updates(result, generator, request, public):
+    """A PATCH body's absent field is left as it is, not set to its default.
+
+    drf-spectacular copies the serializer's defaults (which PUT and POST do
+    apply) into the Patched* components too, and generated clients then send
+    them: a PATCH of `pinned` alone would also blank the content.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.startswith("Patched"):
+            for field in component.get("properties", {}).values():
+                field.pop("default", None)
+    return result
+
+
+def drop_unicode_word_patterns(result, generator, request, public):
+    r"""Leave out patterns built on `\w` (Django's username rule).
+
+    Python reads `\w` as any letter or digit of any script; JSON Schema's
+    regular expressions (ECMA 262) read it as ASCII only, so the pattern
+    would tell clients that "Ärger" is not a valid name. The description
+    says what is allowed.
+    """
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for field in component.get("properties", {}).values():
+            if "\\w" in field.get("pattern", ""):
+                del field["pattern"]
+    return result

@@ -202,6 +202,18 @@ def test_registration_refuses_a_name_differing_only_in_case(api_client, signup, 
     assert User.objects.count() == 1
 
 
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_registration_refuses_numbers_for_strings(api_client, signup, password, field):
+    # Regression (issue 8, found by schemathesis): 1.5e+300 became the password "1.5e+300".
+    body = {"username": "newcomer", "password": password, field: 1.5e300}
+
+    response = api_client.post("/api/auth/register/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Not a valid string."]}
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize("username", ["", "has space", "a" * 151, "semi;colon"])
 def test_registration_refuses_bad_usernames(api_client, signup, password, username):
     response = api_client.post("/api/auth/register/", {"username": username, "password": password}, format="json")

@@ -7,9 +7,8 @@ process would let the user through twice as often. The database cache
 
 import httpx
 import pytest
-from django.db import connection
 
-from notesite.tests.servers import Server, manage, redis_url_for_tests, scratch_postgresql_database, server_env
+from notesite.tests.servers import Server, manage, redis_url_for_tests, served_database, server_env
 
 RATE = 4
 
@@ -22,13 +21,8 @@ def redis_url():
 @pytest.fixture
 def site_env(tmp_path, db):
     """The environment of a served site on a database of its own, of the suite's kind, migrated."""
-    env = server_env(tmp_path, NOTES_USER_RATE=f"{RATE}/day", WEB_CONCURRENCY=1)
-    if connection.vendor == "postgresql":
-        with scratch_postgresql_database("servers") as url:
-            env["DATABASE_URL"] = url
-            manage(env, "migrate", "--noinput", "-v", "0")
-            yield env
-    else:
+    with served_database(tmp_path, "servers") as url:
+        env = server_env(tmp_path, DATABASE_URL=url, NOTES_USER_RATE=f"{RATE}/day", WEB_CONCURRENCY=1)
         manage(env, "migrate", "--noinput", "-v", "0")
         yield env
 

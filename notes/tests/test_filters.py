@@ -29,9 +29,16 @@ def pinned_and_not(user):
     return pinned, NoteFactory(owner=user)
 
 
-@pytest.mark.parametrize("value", ["true", "True", "TRUE"])
-def test_pinned_true_lists_pinned_notes(auth_client, pinned_and_not, value):
-    assert listed(auth_client, pinned=value) == [pinned_and_not[0].pk]
+def test_pinned_true_lists_pinned_notes(auth_client, pinned_and_not):
+    assert listed(auth_client, pinned="true") == [pinned_and_not[0].pk]
+
+
+@pytest.mark.parametrize("value", ["True", "TRUE", "1", "yes"])
+def test_pinned_is_exactly_true_or_false(auth_client, pinned_and_not, value):
+    response = auth_client.get("/api/notes/", {"pinned": value})
+
+    assert response.status_code == 400
+    assert response.json() == {"pinned": ["Must be true or false."]}
 
 
 def test_pinned_false_lists_the_others(auth_client, pinned_and_not):
@@ -185,9 +192,11 @@ def test_filters_appear_in_the_openapi_schema(api_client, db):
     parameters = {p["name"]: p for p in schema["paths"]["/api/notes/"]["get"]["parameters"]}
 
     assert {"search", "pinned", "tag", "updated_since", "ordering", "cursor", "limit"} <= set(parameters)
-    assert parameters["ordering"]["schema"]["enum"] == sorted(
-        ["updated_at", "-updated_at", "created_at", "-created_at", "title", "-title"]
+    # The empty value is listed too: the browsable API's filter form sends it.
+    assert sorted(parameters["ordering"]["schema"]["enum"]) == sorted(
+        ["updated_at", "-updated_at", "created_at", "-created_at", "title", "-title", ""]
     )
+    assert sorted(parameters["pinned"]["schema"]["enum"]) == ["", "false", "true"]
 
 
 def test_filters_appear_in_the_browsable_api(auth_client, db):
@@ -204,3 +213,11 @@ def test_filtered_list_costs_two_queries(auth_client, user, django_assert_num_qu
 
     with django_assert_num_queries(2):  # the token with its user, the page
         auth_client.get("/api/notes/", {"tag": ["home", "x"], "pinned": "false", "ordering": "-title"})
+
+
+def test_a_bad_tag_with_a_percent_sign_is_a_400_not_a_500(auth_client, db):
+    """Found by the fuzzer: the message quotes the tag, and django-filter %-formats it."""
+    response = auth_client.get("/api/notes/", {"tag": "50% off"})
+
+    assert response.status_code == 400
+    assert "50% off" in response.json()["tag"][0]

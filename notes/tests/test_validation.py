@@ -66,6 +66,12 @@ def test_pinned_must_be_a_boolean(auth_client, pinned):
     assert_refused(create(auth_client, {"title": "t", "pinned": pinned}), "pinned")
 
 
+@pytest.mark.parametrize("pinned", ["true", "yes", 1, 0])
+def test_pinned_in_json_is_true_or_false_not_a_lookalike(auth_client, pinned):
+    # Regression (issue 8): the schema says boolean, and DRF took "yes" and 1.
+    assert_refused(create(auth_client, {"title": "t", "pinned": pinned}), "pinned")
+
+
 def test_tags_are_trimmed_lowercased_deduplicated_and_sorted(auth_client):
     response = create(auth_client, {"title": "t", "tags": [" Work ", "home", "HOME", "work", "Ünïcode", "a/b-c_d"]})
 

@@ -1,6 +1,8 @@
 """Real gunicorn servers for tests: production settings, a temporary data folder."""
 
 import contextlib
+import json
+import logging
 import os
 import re
 import signal
@@ -9,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import dj_database_url
 import httpx
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 BANNER = re.compile(r"Notes is serving on (http://[\d.]+:\d+)")
+# One log line per request sent is noise in a test's output.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def server_env(data_dir, **overrides):
@@ -27,6 +32,60 @@ def server_env(data_dir, **overrides):
     env.update(NOTES_DATA_DIR=str(data_dir), DEBUG="false", PYTHONUNBUFFERED="1")
     env.update({key: str(value) for key, value in overrides.items()})
     return env
+
+
+@contextlib.contextmanager
+def served_database(data_dir, name):
+    """A `DATABASE_URL` of the suite's kind for servers, empty, dropped afterwards.
+
+    SQLite: a file in `data_dir`. PostgreSQL (the suite's `DATABASE_URL`): a
+    scratch database beside the suite's, named `<its name>_<name>`.
+    """
+    suite_url = os.environ.get("DATABASE_URL", "")
+    if not suite_url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{Path(data_dir) / 'notes.sqlite3'}"
+        return
+    import psycopg
+
+    params = dj_database_url.parse(suite_url)
+    scratch = f"{params['NAME']}_{name}"
+    server = {key.lower(): params[key] for key in ["HOST", "PORT", "USER", "PASSWORD"] if params.get(key)}
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        yield suite_url.rsplit("/", 1)[0] + f"/{scratch}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+SEED_USERS = """
+import json
+from accounts.models import AuthToken, User
+prefix, count = sys.argv[1], int(sys.argv[2])
+users = []
+for n in range(count):
+    user = User.objects.create_user(f"{prefix}{n}", password=f"{prefix}-password-{n}-long-enough")
+    users.append({"id": user.pk, "username": user.username, "token": AuthToken.objects.create(user=user)[1]})
+print("SEEDED " + json.dumps(users))
+"""
+
+
+def seed_users(env, count, prefix="load"):
+    """Create `count` users with a token each: [{"id", "username", "token"}]."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, django; django.setup(); exec(sys.stdin.read())", prefix, str(count)],
+        input=SEED_USERS,
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "notesite.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("SEEDED "))
+    return json.loads(line.removeprefix("SEEDED "))
 
 
 def manage(env, *args, check=True):
@@ -60,13 +119,16 @@ class Server:
                 *extra_args,
             ],
             cwd=BASE_DIR,
-            env=env,
+            # Stopped with the process that started it, even if that one dies.
+            env={**env, "GUNICORN_EXIT_WITH_PARENT": "1"},
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so kill() can take the workers down with it.
+            start_new_session=True,
         )
         self.url = self._wait_for_banner()
 
-    def _wait_for_banner(self, timeout=30):
+    def _wait_for_banner(self, timeout=90):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -90,13 +152,24 @@ class Server:
     def output(self):
         return self.log_path.read_text()
 
+    def worker_pids(self):
+        """The pids of the master's children: its workers."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def kill(self):
+        """SIGKILL the master and every worker at once: a crash, not a shutdown."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
         return self.process.returncode
@@ -106,25 +179,6 @@ class Server:
 
     def __exit__(self, *exc_info):
         self.stop()
-
-
-@contextlib.contextmanager
-def scratch_postgresql_database(suffix):
-    """A fresh PostgreSQL database beside the suite's, dropped afterwards; yields its URL."""
-    import psycopg
-    from django.db import connection
-
-    params = connection.settings_dict
-    name = f"{params['NAME']}_{suffix}"
-    server = {"host": params["HOST"], "port": params["PORT"], "user": params["USER"], "password": params["PASSWORD"]}
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgres://{params['USER']}:{params['PASSWORD']}@{params['HOST']}:{params['PORT']}/{name}"
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def redis_url_for_tests(db_number):

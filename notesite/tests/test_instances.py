@@ -10,7 +10,7 @@ other at once.
 import httpx
 import pytest
 
-from notesite.tests.servers import Server, manage, redis_url_for_tests, scratch_postgresql_database, server_env
+from notesite.tests.servers import Server, manage, redis_url_for_tests, served_database, server_env
 
 pytestmark = pytest.mark.postgresql
 
@@ -19,7 +19,7 @@ RATE = 12
 
 @pytest.fixture
 def two_instances(tmp_path, db):
-    with scratch_postgresql_database("instances") as database_url:
+    with served_database(tmp_path, "instances") as database_url:
         env = server_env(
             tmp_path,
             DATABASE_URL=database_url,
