@@ -563,3 +563,17 @@ def test_the_first_page_skips_the_cursor_check(auth_client, user, django_assert_
         page = read(auth_client)
 
     assert len(page["changes"]) == 200
+
+
+def test_the_api_root_links_the_feed(auth_client):
+    assert auth_client.get("/api/").json()["changes"] == "http://testserver/api/changes/"
+
+
+def test_the_feed_renders_in_the_browsable_api(client, user):
+    NoteFactory(owner=user, title="Seen in a browser")
+    client.force_login(user)
+
+    response = client.get(URL, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert b"Seen in a browser" in response.content
