@@ -29,7 +29,7 @@ than its position comes again later, and a client just applies it again).
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Greatest
 
@@ -85,9 +85,17 @@ def read_changes(*, owner, notes, tombstones, after, limit):
     """
     start = 0 if after is None else after
     columns = ("change_seq", "note_id", "deleted_at", "purged")
-    # Each side unordered (a compound statement takes one ORDER BY, at the end).
-    changed = notes.changed_after(start).order_by().annotate(note_id=F("pk"), purged=Value(False)).values_list(*columns)
-    purged = tombstones.changed_after(start).order_by().annotate(purged=Value(True)).values_list(*columns)
+    changed = notes.changed_after(start).annotate(note_id=F("pk"), purged=Value(False)).values_list(*columns)
+    purged = tombstones.changed_after(start).annotate(purged=Value(True)).values_list(*columns)
+    if connections[notes.db].features.supports_slicing_ordering_in_compound:
+        # PostgreSQL plans each side of a UNION on its own and would read
+        # every row after the cursor before sorting; a page from each side,
+        # read in index order, is all the page can need.
+        changed, purged = changed.order_by("change_seq")[: limit + 1], purged.order_by("change_seq")[: limit + 1]
+    else:
+        # SQLite takes no ORDER BY or LIMIT inside a UNION, and needs none:
+        # it merges the two sides in their index order, stopping at the limit.
+        changed, purged = changed.order_by(), purged.order_by()
     rows = list(changed.union(purged, all=True).order_by("change_seq")[: limit + 1])
     if after is not None:
         # After the page, not before: tombstones are forgotten in the same
