@@ -9,8 +9,8 @@ from accounts.tests.factories import UserFactory
 from notes.models import ChangeCounter, Note
 from notes.services import note_create
 
-BEFORE = [("notes", "0003_revisions_and_trash")]
-AFTER = [("notes", "0004_change_feed")]
+BEFORE = [("notes", "0004_note_search")]
+AFTER = [("notes", "0005_change_feed")]
 
 
 def migrate(targets=None):
