@@ -235,7 +235,7 @@ class Gone(APIException):
 class ChangesView(OwnedByUserMixin, generics.GenericAPIView):
     """What changed in the requesting user's notes since a cursor, oldest change first."""
 
-    queryset = Note.objects.all()
+    queryset = Note.objects.without_search_text()
     serializer_class = ChangesSerializer
     default_limit = 200
     max_limit = 1000
