@@ -75,6 +75,16 @@ def advance(owner_id, by=1):
         return cursor.fetchone()[0]
 
 
+def hold(owner_id):
+    """Wait for the owner's changes in flight, and keep new ones out until the transaction ends.
+
+    For whatever removes many of the owner's rows at once (account deletion):
+    taking the counter first, as every change does, it never holds a row a
+    change in flight still needs while waiting for that change.
+    """
+    ChangeCounter.objects.select_for_update().filter(owner_id=owner_id).exists()
+
+
 def read_changes(*, owner, notes, tombstones, after, limit):
     """The page of changes after position `after` (None: from the beginning).
 

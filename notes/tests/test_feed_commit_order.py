@@ -219,3 +219,42 @@ def test_on_sqlite_a_change_in_flight_holds_every_other_writer_back(tmp_path):
         (int(early), "early, edited"),
         (int(late), "late, edited"),
     ]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user):
+    from accounts.services import user_delete
+
+    note = NoteFactory(owner=user, tags=["home"])
+    holding, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def change_in_two_steps():
+        try:
+            with transaction.atomic():
+                note_update(note=Note.objects.get(pk=note.pk), title="first step")
+                holding.set()
+                release.wait(WAIT)
+                note_update(note=Note.objects.get(pk=note.pk), tags=["work"])
+            outcome["change"] = "committed"
+        except Exception as error:  # reported by the assertion below
+            outcome["change"] = repr(error)
+
+    def delete_account():
+        try:
+            user_delete(user=type(user).objects.get(pk=user.pk))
+            outcome["deletion"] = "committed"
+        except Exception as error:
+            outcome["deletion"] = repr(error)
+
+    change = in_thread(change_in_two_steps)
+    assert holding.wait(WAIT)
+    deletion = in_thread(delete_account)
+    wait_for_lock_waiters(1)
+    release.set()
+    change.join(WAIT)
+    deletion.join(WAIT)
+
+    assert outcome == {"change": "committed", "deletion": "committed"}
+    assert not Note.objects.filter(pk=note.pk).exists()
