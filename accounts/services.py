@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts.models import AuthToken
 from accounts.throttles import forget_user
+from notes import feed
 
 
 def password_change(*, user, new_password, keep_token=None):
@@ -33,9 +34,12 @@ def user_delete(*, user):
     the user deletes them all, and a model added later joins in by cascading
     too (a test checks that every relation to the user cascades). Sessions
     name their user only inside their encoded data, so they are found by
-    reading them; the user's throttle counts go from the cache too.
+    reading them; the user's throttle counts go from the cache too. The
+    user's note changes in flight finish first (notes.feed.hold), so the
+    cascade never deadlocks with one.
     """
     with transaction.atomic():
+        feed.hold(user.pk)
         _delete_sessions(user)
         forget_user(user.pk)
         user.delete()

@@ -36,6 +36,7 @@ DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/notes_bench_scale")
 PAGE_SIZE = 50
 DEEP_PAGE = 10_000
+FEED_PAGE_SIZE = 200  # the change feed's default page
 
 
 def main():
@@ -59,7 +60,7 @@ def run(vendor, env):
     seeding = time.monotonic() - started
     if vendor == "postgresql":
         manage(env, "dbshell", "--", "-qc", "VACUUM ANALYZE")
-    token, deep_cursor, rare, in_sync = prepare(env)
+    token, deep_cursor, rare, in_sync, feed_cursors = prepare(env)
     print(f"   rare word: {rare}", flush=True)
     port = free_port()
     server = subprocess.Popen(
@@ -79,6 +80,11 @@ def run(vendor, env):
             "search, rare word": ("/api/notes/", {"search": rare}),
             "search, CJK (東京)": ("/api/notes/", {"search": "東京"}),
             "tag filter (work)": ("/api/notes/", {"tag": "work"}),
+            "change feed, first page": ("/api/changes/", {}),
+            **{
+                f"change feed after {position:,} changes": ("/api/changes/", {"cursor": cursor})
+                for position, cursor in feed_cursors.items()
+            },
         }
         timings = {"seeding 1M (s)" if COUNT == 1_000_000 else f"seeding {COUNT:,} (s)": (seeding, None)}
         with httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=60) as client:
@@ -93,12 +99,14 @@ def run(vendor, env):
 
 
 def prepare(env):
-    """A token, the cursor of page DEEP_PAGE, a rare word, and whether the index matches the notes."""
+    """A token, the cursor of page DEEP_PAGE, a rare word, whether the index matches the notes, feed cursors."""
     deep_page = min(DEEP_PAGE, COUNT // PAGE_SIZE - 1)
+    feed_positions = [COUNT // 2, COUNT - FEED_PAGE_SIZE]
     script = f"""
 from django.conf import settings
 from django.core import signing
 from accounts.models import AuthToken, User
+from notes.feed import encode_cursor
 from notes.models import Note
 from notes.pagination import CURSOR_SALT, ordering_keys, _encode_value
 from notes.search import search_notes
@@ -118,10 +126,12 @@ def in_sync(word):
     having = notes.filter(search_content__regex=rf"(^| ){{word}}( |$)").order_by("-id")
     return found == set(having.values_list("pk", flat=True)[:settings.NOTES_SEARCH_WINDOW])
 sync = in_sync(rare) and in_sync("東京")
-print(token, cursor, rare, sync)
+# Seeding made one change per note: a feed page from the middle, and the last full page.
+feed = [encode_cursor(user.pk, position) for position in {feed_positions}]
+print(token, cursor, rare, sync, *feed)
 """
     output = manage(env, "shell", "--no-imports", "-c", script, capture=True).splitlines()[-1].split()
-    return output[0], output[1], output[2], output[3] == "True"
+    return output[0], output[1], output[2], output[3] == "True", dict(zip(feed_positions, output[4:], strict=True))
 
 
 def measure(client, path, params):
@@ -137,7 +147,8 @@ def measure(client, path, params):
 
 
 def check(response):
-    if response.status_code != 200 or not response.json()["results"]:
+    body = response.json() if response.status_code == 200 else {}
+    if not body.get("results", body.get("changes")):
         raise SystemExit(f"Unexpected answer {response.status_code}: {response.text[:300]}")
 
 
@@ -214,7 +225,8 @@ def report(results):
         "## Finding notes among a million\n\n"
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `make bench-scale` "
         f"({COUNT:,} notes for one user, {REQUESTS} timed requests per line after 5 warm-up ones, one client "
-        f"on a kept-alive connection, gunicorn with the project's settings, pages of {PAGE_SIZE}).\n\n"
+        f"on a kept-alive connection, gunicorn with the project's settings, pages of {PAGE_SIZE}; change feed "
+        f"pages of {FEED_PAGE_SIZE}, seeding having made one change per note).\n\n"
         f"Machine: {machine()}. The machine is shared with other work (its load was not controlled), and "
         "PostgreSQL, gunicorn and the client share its cores: figures are indicative.\n\n"
         f"{table}\n\n"

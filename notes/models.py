@@ -18,6 +18,9 @@ class NoteQuerySet(models.QuerySet):
         # The index's input, as long as title and content again: never shown.
         return self.defer("search_title", "search_content")
 
+    def changed_after(self, position):
+        return self.filter(change_seq__gt=position)
+
 
 class Note(models.Model):
     """A user's note. Change it through `notes.services`, never with save()."""
@@ -41,6 +44,11 @@ class Note(models.Model):
     # content's words, normalised in Python so both databases search alike.
     search_title = models.TextField(default="", editable=False)
     search_content = models.TextField(default="", editable=False)
+    change_seq = models.BigIntegerField(
+        editable=False,
+        verbose_name="change position",
+        help_text="Where the note's latest change stands in its owner's change feed.",
+    )
 
     objects = NoteQuerySet.as_manager()
 
@@ -75,6 +83,9 @@ class Note(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(version__gte=1), name="note_version_positive"),
             models.CheckConstraint(condition=~Q(title=""), name="note_title_not_empty"),
+            # Also the index the change feed reads: a user's notes in the
+            # order of their latest change.
+            models.UniqueConstraint(fields=["owner", "change_seq"], name="note_unique_change_seq"),
         ]
 
     def __str__(self):
@@ -183,3 +194,56 @@ class SearchEntry(models.Model):
 
     def __str__(self):
         return f"Search entry of note {self.pk}"
+
+
+class ChangeCounter(models.Model):
+    """One per user: the position of their latest change, which orders their change feed.
+
+    Every change to a user's notes takes the next position from this row, in
+    its own transaction, so the row stays locked until that change commits:
+    a user's changes commit in the order of their positions (notes.feed).
+    """
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_seq = models.BigIntegerField(default=0, help_text="The position of the owner's latest change.")
+    forgotten_seq = models.BigIntegerField(
+        default=0,
+        help_text="Tombstones of notes deleted forever up to this position are forgotten: "
+        "a feed cursor before it must re-sync from the beginning.",
+    )
+
+    def __str__(self):
+        return f"{self.owner_id}: {self.last_seq}"
+
+
+class PurgedNoteQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def changed_after(self, position):
+        return self.filter(change_seq__gt=position)
+
+
+class PurgedNote(models.Model):
+    """The tombstone of a note deleted forever: what tells other devices to drop it.
+
+    Kept for NOTES_FEED_TOMBSTONE_DAYS, then forgotten by `purge_trash`.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note_id = models.BigIntegerField(help_text="The id the note had.")
+    change_seq = models.BigIntegerField(help_text="Where the deletion stands in the owner's change feed.")
+    deleted_at = models.DateTimeField(help_text="When the note was deleted forever.")
+
+    objects = PurgedNoteQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Also the index the change feed reads, beside the notes'.
+            models.UniqueConstraint(fields=["owner", "change_seq"], name="purgednote_unique_change_seq"),
+        ]
+        # Serves the forgetting of old tombstones, everyone's at once.
+        indexes = [models.Index(fields=["deleted_at"], name="purgednote_deleted_at")]
+
+    def __str__(self):
+        return f"note {self.note_id}, deleted forever"

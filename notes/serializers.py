@@ -6,11 +6,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils import html
 
-from notes.models import Note, Revision
+from notes.models import Note, PurgedNote, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
 from notes.snippets import build_snippet
 from notes.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tag, normalise_tags
@@ -244,8 +250,47 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         return note_update(note=instance, **validated_data)
 
 
+def conflict_example(**current):
+    """A 412 answer: the client sent If-Match "3" and wanted to change the title."""
+    note = {
+        "id": 42,
+        "url": "http://127.0.0.1:8000/api/notes/42/",
+        "title": "Groceries",
+        "content": "milk, eggs, bread",
+        "pinned": True,
+        "tags": ["home", "shopping"],
+        "created_at": "2026-11-24T10:00:00.123456Z",
+        "updated_at": "2026-11-24T18:30:00.654321Z",
+        "version": 5,
+        **current,
+    }
+    return OpenApiExample(
+        "Conflict",
+        summary="A stale If-Match",
+        description=(
+            'The client last saw version 3 (If-Match: "3"); another device has since changed the content '
+            'and pinned the note. Merge your change into `current`, then retry with If-Match: "5". '
+            "The change feed will bring this same state of the note."
+        ),
+        value={
+            "detail": "The note has changed: it is at version 5. Merge your changes into `current` "
+            "and retry with its ETag.",
+            "current": note,
+            "changed_fields": ["content", "pinned"],
+        },
+        response_only=True,
+        status_codes=["412"],
+    )
+
+
+@extend_schema_serializer(examples=[conflict_example()])
 class NoteConflictSerializer(serializers.Serializer):
-    """The 412 answer: the note as it is now, and what changed since the client's version."""
+    """The 412 answer: the note as it is now, and what changed since the client's version.
+
+    `changed_fields` are the fields whose value differs from the client's
+    version (from the kept revisions); every editable field when that
+    version is older than the revisions kept.
+    """
 
     detail = serializers.CharField()
     current = NoteSerializer()
@@ -272,6 +317,13 @@ class TrashedNoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, seria
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        conflict_example(
+            url="http://127.0.0.1:8000/api/trash/42/", pinned=False, deleted_at="2026-11-24T18:30:00.654321Z"
+        )
+    ]
+)
 class TrashConflictSerializer(NoteConflictSerializer):
     """The 412 answer of a trash action: the note as it is in the trash now."""
 
@@ -332,3 +384,79 @@ class TagRenameSerializer(StrictFieldsMixin, serializers.Serializer):
         if data["from"] == data["to"]:
             raise serializers.ValidationError({"to": ["Must differ from `from`."]})
         return data
+
+
+class TombstoneSerializer(serializers.Serializer):
+    """A note gone from the notes endpoints: moved to the trash, or deleted forever."""
+
+    id = serializers.IntegerField()
+    deleted = serializers.ChoiceField(choices=["trashed", "purged"])
+    deleted_at = serializers.DateTimeField()
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="Change",
+        serializers=[NoteSerializer, TombstoneSerializer],
+        resource_type_field_name=None,
+        many=True,
+    )
+)
+class ChangeListField(serializers.Field):
+    """The feed's entries: each note as it is now, or its tombstone."""
+
+    deleted_at_field = serializers.DateTimeField()
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, entries):
+        notes = NoteSerializer(context=self.context)
+        return [self.represent(entry, notes) for entry in entries]
+
+    def represent(self, entry, notes):
+        if isinstance(entry, PurgedNote):
+            return self.tombstone(entry.note_id, "purged", entry.deleted_at)
+        if entry.is_trashed:
+            return self.tombstone(entry.pk, "trashed", entry.deleted_at)
+        return notes.to_representation(entry)
+
+    def tombstone(self, note_id, deleted, deleted_at):
+        return {"id": note_id, "deleted": deleted, "deleted_at": self.deleted_at_field.to_representation(deleted_at)}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Page",
+            summary="A page of changes",
+            description="Note 42 was edited, note 7 moved to the trash, note 3 deleted forever.",
+            value={
+                "changes": [
+                    {
+                        "id": 42,
+                        "url": "http://127.0.0.1:8000/api/notes/42/",
+                        "title": "Groceries",
+                        "content": "milk, eggs, bread",
+                        "pinned": True,
+                        "tags": ["home", "shopping"],
+                        "created_at": "2026-11-24T10:00:00.123456Z",
+                        "updated_at": "2026-11-24T18:30:00.654321Z",
+                        "version": 5,
+                    },
+                    {"id": 7, "deleted": "trashed", "deleted_at": "2026-11-24T18:31:02.000001Z"},
+                    {"id": 3, "deleted": "purged", "deleted_at": "2026-11-24T18:32:40.250000Z"},
+                ],
+                "cursor": "WzEsMTAzXQ:1xWDxS:Lp7qA4dyL99B98QLwuQE8C66OdWy8kK-z299oIdnhNM",
+                "has_more": False,
+            },
+            response_only=True,
+        )
+    ]
+)
+class ChangesSerializer(serializers.Serializer):
+    """A page of the change feed."""
+
+    changes = ChangeListField(help_text="The notes changed since the cursor, oldest change first.")
+    cursor = serializers.CharField(help_text="Where the next page starts: pass it back as `cursor`.")
+    has_more = serializers.BooleanField(help_text="Whether more changes follow right away.")

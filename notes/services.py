@@ -2,8 +2,8 @@
 
 The API, the admin, imports and the management commands all call these
 functions, so whatever must happen on every change (the version, the tag
-index, the search text, the revision keeping what was replaced, and later
-the change feed) happens in one place, in the same transaction as the
+index, the search text, the revision keeping what was replaced, the change
+feed's position) happens in one place, in the same transaction as the
 change itself.
 
 Updates are compare-and-swap on `version`: the row is written only if it is
@@ -11,6 +11,12 @@ still the version that was read, so two concurrent writers never both win,
 and the common case costs no extra query to lock the row. Because every
 change bumps the version, a note read at version v holds exactly the state
 the database had at v, which is what its revision keeps.
+
+Each change takes its position in the owner's change feed (`feed.advance`)
+before it writes a note row; that locks the owner's counter row until the
+change commits, which orders the feed, and since every change takes the
+counter before any note row, two changes never wait on each other's locks
+in opposite orders.
 """
 
 from django.conf import settings
@@ -18,8 +24,9 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from notes import feed
 from notes.bulk import insert_rows
-from notes.models import Note, NoteTag, Revision
+from notes.models import Note, NoteTag, PurgedNote, Revision
 from notes.searchtext import search_text
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
@@ -65,6 +72,7 @@ def note_create(*, owner, title, content="", pinned=False, tags=()):
     now = timezone.now()
     with transaction.atomic():
         note = Note.objects.create(
+            change_seq=feed.advance(owner.pk),
             owner=owner,
             title=title,
             content=content,
@@ -112,6 +120,10 @@ def note_create_many(*, owner, notes, batch_size=5000):
                     }
                 )
                 tag_names.append(tags)
+            # Taken last, so the owner's counter is held only while writing.
+            last = feed.advance(owner.pk, by=len(rows))
+            for position, row in enumerate(rows, start=last - len(rows) + 1):
+                row["change_seq"] = position
             new_ids = insert_rows(Note, rows)
             insert_rows(
                 NoteTag,
@@ -161,26 +173,47 @@ def note_delete_forever(*, note, if_match=None):
     """Delete a trashed note, its revisions and tag rows, for good."""
     check_version(note, if_match)
     with transaction.atomic():
+        position = feed.advance(note.owner_id)  # the counter before the note: see above
         note = _locked(note, trashed=True)
         check_version(note, if_match)
-        _purge([note.pk])
+        _purge(note.owner_id, [note.pk], last_position=position)
+
+
+def note_attachments_changed(*, note):
+    """Report the note in the change feed because its attachments were added or removed.
+
+    Only the note's feed position moves: its fields, `version`, `updated_at`
+    and revisions stay as they are, because none of what a client can read
+    or PUT back at the note's URL changed. A client sees the note again in
+    the feed at the version it holds, which says "fetch its attachments"
+    (docs/sync.md). Call it in the transaction that adds or removes the
+    attachment, before locking the note.
+    """
+    with transaction.atomic():
+        note.change_seq = feed.advance(note.owner_id)
+        Note.objects.filter(pk=note.pk).update(change_seq=note.change_seq)
 
 
 def notes_purge(*, notes, batch_size=PURGE_BATCH_SIZE):
     """Delete forever the trashed notes among `notes` (a queryset); return how many.
 
-    Batches commit one by one, so emptying a large trash never holds the
-    write lock for long; each batch is locked first, so a note restored
-    meanwhile is left alone.
+    Batches commit one by one, each for one owner, so emptying a large trash
+    never holds the write lock for long. A batch takes the owner's feed
+    counter and then locks its notes, so a note restored meanwhile is left
+    alone.
     """
-    candidates = notes.trashed().order_by("pk")
+    candidates = notes.trashed()
     total = 0
     while True:
+        batch = list(candidates.order_by("pk").values_list("owner_id", "pk")[:batch_size])
+        if not batch:
+            return total
+        owner_id = batch[0][0]
+        ids = [pk for owner, pk in batch if owner == owner_id]
         with transaction.atomic():
-            ids = list(candidates.select_for_update().values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                return total
-            total += _purge(ids)
+            last = feed.advance(owner_id, by=len(ids))
+            locked = list(candidates.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
+            total += _purge(owner_id, locked, last_position=last)
 
 
 def tag_rename(*, owner, old, new):
@@ -216,9 +249,20 @@ def _retag_note(note, name, retag):
     return False
 
 
-def _purge(ids):
-    """Delete the notes `ids` (locked by the caller) and everything they own."""
+def _purge(owner_id, ids, *, last_position):
+    """Delete the notes `ids` (locked by the caller) and everything they own, leaving tombstones.
+
+    The tombstones take the positions up to `last_position`, taken by the
+    caller from the owner's feed.
+    """
+    if not ids:
+        return 0
     _, per_model = Note.objects.filter(pk__in=ids).delete()
+    now = timezone.now()
+    PurgedNote.objects.bulk_create(
+        PurgedNote(owner_id=owner_id, note_id=pk, change_seq=position, deleted_at=now)
+        for position, pk in enumerate(sorted(ids), start=last_position - len(ids) + 1)
+    )
     return per_model.get(Note._meta.label, 0)
 
 
@@ -253,7 +297,7 @@ def _write_if_unchanged(note, fields):
     The state it replaced is kept as a revision, in the caller's transaction.
     """
     now = timezone.now()
-    fields = {**fields, "version": note.version + 1, "updated_at": now}
+    fields = {**fields, "version": note.version + 1, "updated_at": now, "change_seq": feed.advance(note.owner_id)}
     if "title" in fields or "content" in fields:
         fields.update(
             _search_fields(title=fields.get("title", note.title), content=fields.get("content", note.content))

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from notes.transfer.views import ExportView, ImportView
-from notes.views import NoteViewSet, TagViewSet, TrashViewSet
+from notes.views import ChangesView, NoteViewSet, TagViewSet, TrashViewSet
 
 
 class Router(DefaultRouter):
@@ -16,7 +16,7 @@ class Router(DefaultRouter):
         DefaultRouter.routes[0]._replace(mapping={**DefaultRouter.routes[0].mapping, "delete": "empty"}),
         *DefaultRouter.routes[1:],
     ]
-    root_links = {"export": "export", "import": "import"}
+    root_links = {"changes": "changes", "export": "export", "import": "import"}
 
     def get_api_root_view(self, api_urls=None):
         list_name = self.routes[0].name
@@ -30,6 +30,7 @@ router.register("trash", TrashViewSet, basename="trash")
 router.register("tags", TagViewSet, basename="tag")
 
 urlpatterns = [
+    path("changes/", ChangesView.as_view(), name="changes"),
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
     *router.urls,

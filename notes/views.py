@@ -1,18 +1,21 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
+from notes import feed
 from notes.conditional import ConditionalNoteMixin, etag_for
 from notes.filters import NoteFilter
-from notes.models import Note, NoteTag
+from notes.models import Note, NoteTag, PurgedNote
 from notes.pagination import KeysetPagination
 from notes.searchtext import query_terms
 from notes.serializers import (
+    ChangesSerializer,
     NoteConflictSerializer,
     NoteSerializer,
     RevisionSerializer,
@@ -32,7 +35,7 @@ from notes.services import (
     tag_rename,
 )
 from notesite.prepared import PreparedQuery
-from notesite.schema import ErrorSerializer
+from notesite.schema import VALIDATION_ERROR_SCHEMA, ErrorSerializer
 
 # The lookup behind every note detail request, compiled once (notesite.prepared);
 # the same queryset methods as get_queryset(), so the same scoping.
@@ -226,3 +229,84 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         if not tag_delete(owner=request.user, name=name):
             raise NotFound("No note has this tag.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Gone(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "gone"
+
+
+class ChangesView(OwnedByUserMixin, generics.GenericAPIView):
+    """What changed in the requesting user's notes since a cursor, oldest change first."""
+
+    queryset = Note.objects.without_search_text()
+    serializer_class = ChangesSerializer
+    default_limit = 200
+    max_limit = 1000
+
+    @extend_schema(
+        operation_id="changes_list",
+        description=(
+            "The change feed, for clients that keep an offline copy. Each entry is the latest state of one "
+            "note changed since `cursor`: the note as `GET /api/notes/{id}/` shows it, or a tombstone "
+            '`{"id", "deleted": "trashed"|"purged", "deleted_at"}` (a note restored from the trash comes back '
+            "whole). Follow `cursor` until `has_more` is false, then poll with the last `cursor`; a client that "
+            "does holds exactly the server's notes, even while others write: the feed never hands out a cursor "
+            "past a change that is not yet committed. A note can come again at the version the client holds "
+            "when only its attachments changed. A 412 on a write means the feed has a newer state of that note "
+            "to come; the 412's `current` is that state already."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "cursor", OpenApiTypes.STR, description="The `cursor` of the previous page; none: from the beginning."
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": max_limit},
+                description=f"Changes per page, 1 to {max_limit} (default {default_limit}).",
+            ),
+        ],
+        responses={
+            200: ChangesSerializer,
+            400: OpenApiResponse(
+                VALIDATION_ERROR_SCHEMA, description="Invalid `limit` or `cursor` (tampered, or another user's)."
+            ),
+            410: OpenApiResponse(
+                ErrorSerializer,
+                description="The cursor is older than what the server remembers, or ahead of it: re-sync from "
+                "the beginning (no cursor) and drop local notes the re-sync does not return.",
+            ),
+        },
+    )
+    def get(self, request):
+        limit = self.get_limit()
+        after = self.get_position()
+        try:
+            page = feed.read_changes(
+                owner=request.user,
+                notes=self.get_queryset(),
+                tombstones=PurgedNote.objects.owned_by(request.user),
+                after=after,
+                limit=limit,
+            )
+        except feed.CursorGone as gone:
+            raise Gone(str(gone)) from None
+        data = {"changes": page.entries, "cursor": feed.encode_cursor(request.user.pk, page.position)}
+        return Response(self.get_serializer({**data, "has_more": page.has_more}).data)
+
+    def get_limit(self):
+        raw = self.request.query_params.get("limit")
+        if raw is None:
+            return self.default_limit
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_limit):
+            raise ValidationError({"limit": [f"Must be an integer from 1 to {self.max_limit}."]})
+        return int(raw)
+
+    def get_position(self):
+        raw = self.request.query_params.get("cursor")
+        if raw is None:
+            return None
+        try:
+            return feed.decode_cursor(raw, self.request.user.pk)
+        except feed.InvalidCursor as invalid:
+            raise ValidationError({"cursor": [str(invalid)]}) from None

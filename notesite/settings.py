@@ -388,6 +388,12 @@ NOTES_IMPORT_MAX_BYTES = env_int("NOTES_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 NOTES_IMPORT_MAX_ENTRIES = env_int("NOTES_IMPORT_MAX_ENTRIES", 10_000)
 if NOTES_REVISIONS_KEPT < 1:
     raise ImproperlyConfigured("NOTES_REVISIONS_KEPT must be at least 1.")
+# The change feed (README, "Keeping an offline copy"): days the tombstone of a
+# note deleted forever is kept for clients that have not synced since;
+# `purge_trash` forgets older ones, and an older cursor must re-sync (410).
+NOTES_FEED_TOMBSTONE_DAYS = env_int("NOTES_FEED_TOMBSTONE_DAYS", 365)
+if NOTES_FEED_TOMBSTONE_DAYS < 0:
+    raise ImproperlyConfigured("NOTES_FEED_TOMBSTONE_DAYS must not be negative.")
 
 
 # Logging: one JSON line per request on stderr, for any log collector.

@@ -302,14 +302,16 @@ def test_detail_costs_two_queries(auth_client, note, django_assert_num_queries):
 
 
 def test_patch_costs_fixed_queries(auth_client, note, django_assert_num_queries):
-    # token, note, then in a transaction (a savepoint here) the compare-and-swap
-    # update and the revision keeping what it replaced; the tag index is
-    # touched only when tags change.
-    with django_assert_num_queries(6):
+    # token, note, then in a transaction (a savepoint here) the change feed's
+    # position (one upsert, issue 5), the compare-and-swap update and the
+    # revision keeping what it replaced; the tag index is touched only when
+    # tags change.
+    with django_assert_num_queries(7):
         auth_client.patch(detail(note), {"title": "New"})
 
 
 def test_create_costs_fixed_queries(auth_client, django_assert_num_queries):
-    # token, then in a transaction (a savepoint here) the note and its tag rows
-    with django_assert_num_queries(5):
+    # token, then in a transaction (a savepoint here) the change feed's
+    # position (one upsert, issue 5), the note and its tag rows
+    with django_assert_num_queries(6):
         auth_client.post("/api/notes/", {"title": "x", "tags": ["a", "b", "c"]})

@@ -4,14 +4,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from notes.feed import forget_tombstones
 from notes.models import Note
 from notes.services import notes_purge
 
 
 class Command(BaseCommand):
     help = (
-        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago. Safe to run from cron "
-        "while the server runs: it deletes in short transactions and leaves alone a note restored meanwhile."
+        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago, and forget the change feed's "
+        "tombstones of notes deleted forever more than NOTES_FEED_TOMBSTONE_DAYS days ago. Safe to run from "
+        "cron while the server runs: it deletes in short transactions and leaves alone a note restored meanwhile."
     )
 
     def add_arguments(self, parser):
@@ -29,3 +31,9 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=days)
         deleted = notes_purge(notes=Note.objects.filter(deleted_at__lt=cutoff))
         self.stdout.write(f"Deleted {deleted} note(s) trashed before {cutoff:%Y-%m-%d %H:%M} UTC.")
+        remembered_since = timezone.now() - timedelta(days=settings.NOTES_FEED_TOMBSTONE_DAYS)
+        forgotten = forget_tombstones(before=remembered_since)
+        self.stdout.write(
+            f"Forgot {forgotten} change feed tombstone(s) of notes deleted forever before "
+            f"{remembered_since:%Y-%m-%d %H:%M} UTC."
+        )

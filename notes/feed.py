@@ -1,0 +1,181 @@
+"""The change feed: what changed in a user's notes since a position, in commit order.
+
+Every change to a note takes the next position of its owner's feed from the
+owner's `ChangeCounter` row (`advance`), in the change's own transaction,
+and stores it on the note (`Note.change_seq`), or, for a note deleted
+forever, on its tombstone (`PurgedNote`). The feed is then "notes and
+tombstones with a position after the cursor, by position".
+
+Why a counter row and not a sequence: a sequence hands out its numbers when
+they are asked for, not when their transactions commit, so on PostgreSQL the
+change at position 8 can commit before the one at 7, and a reader in between
+would move its cursor past 7 for good. Taking a position *updates* the
+counter row, which stays locked until the change commits or rolls back, so
+the next change of the same user waits for it before it even has a number:
+a user's positions are taken, and committed, one after another. Any read
+that sees position p therefore sees every change before p that committed at
+all, and a cursor is never ahead of a change still in flight. Different
+users never wait for each other. On SQLite every write transaction is
+IMMEDIATE, holding the database's single write lock from its first
+statement to its commit, so all changes are serialised already; the counter
+costs the same one small write there and the proof is the same.
+
+A page is read by one statement (a UNION of notes and tombstones), so it is
+one consistent snapshot even though it spans two tables; the notes it names
+are then fetched as they are now, which can only be newer (a note seen newer
+than its position comes again later, and a client just applies it again).
+"""
+
+from dataclasses import dataclass
+
+from django.core import signing
+from django.db import connection, connections, transaction
+from django.db.models import F, Max, Value
+from django.db.models.functions import Greatest
+
+from notes.models import ChangeCounter, PurgedNote
+
+CURSOR_SALT = "notes.feed.cursor"
+
+
+class InvalidCursor(Exception):
+    """The cursor was not issued by this server to this user."""
+
+
+class CursorGone(Exception):
+    """The cursor points where the server can no longer answer from: re-sync from the beginning."""
+
+
+@dataclass
+class Page:
+    entries: list  # Notes (live or trashed) and PurgedNotes, oldest change first
+    position: int  # where the next page starts
+    has_more: bool
+
+
+def advance(owner_id, by=1):
+    """Take the next `by` positions of the owner's feed; return the last one.
+
+    Locks the owner's counter row until the caller's transaction ends, which
+    is what orders the feed: call it inside the change's transaction, before
+    locking any of the owner's notes (every change takes the counter first,
+    so two changes never wait for each other's locks in opposite orders).
+    One statement: an upsert creates the counter on the owner's first change.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("advance() must run inside the change's transaction.")
+    table = connection.ops.quote_name(ChangeCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (owner_id, last_seq, forgotten_seq) VALUES (%s, %s, 0) "
+            f"ON CONFLICT (owner_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
+            "RETURNING last_seq",
+            [owner_id, by],
+        )
+        return cursor.fetchone()[0]
+
+
+def hold(owner_id):
+    """Wait for the owner's changes in flight, and keep new ones out until the transaction ends.
+
+    For whatever removes many of the owner's rows at once (account deletion):
+    taking the counter first, as every change does, it never holds a row a
+    change in flight still needs while waiting for that change.
+    """
+    ChangeCounter.objects.select_for_update().filter(owner_id=owner_id).exists()
+
+
+def read_changes(*, owner, notes, tombstones, after, limit):
+    """The page of changes after position `after` (None: from the beginning).
+
+    `notes` and `tombstones` are the owner's querysets (the view scopes them).
+    Entries are notes (live or in the trash) and unsaved `PurgedNote`s. At
+    most three queries: the page, the owner's counter (to refuse a cursor the
+    server cannot answer from), and the notes the page names.
+    """
+    start = 0 if after is None else after
+    columns = ("change_seq", "note_id", "deleted_at", "purged")
+    changed = notes.changed_after(start).annotate(note_id=F("pk"), purged=Value(False)).values_list(*columns)
+    purged = tombstones.changed_after(start).annotate(purged=Value(True)).values_list(*columns)
+    if connections[notes.db].features.supports_slicing_ordering_in_compound:
+        # PostgreSQL plans each side of a UNION on its own and would read
+        # every row after the cursor before sorting; a page from each side,
+        # read in index order, is all the page can need.
+        changed, purged = changed.order_by("change_seq")[: limit + 1], purged.order_by("change_seq")[: limit + 1]
+    else:
+        # SQLite takes no ORDER BY or LIMIT inside a UNION, and needs none:
+        # it merges the two sides in their index order, stopping at the limit.
+        changed, purged = changed.order_by(), purged.order_by()
+    rows = list(changed.union(purged, all=True).order_by("change_seq")[: limit + 1])
+    if after is not None:
+        # After the page, not before: tombstones are forgotten in the same
+        # transaction that moves `forgotten_seq`, so a page read before that
+        # commit is whole, and one read after it is refused here.
+        _check_remembered(owner, after)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+
+    note_ids = [note_id for _, note_id, _, is_purged in rows if not is_purged]
+    found = {note.pk: note for note in notes.filter(pk__in=note_ids).order_by()} if note_ids else {}
+    entries = []
+    for position, note_id, deleted_at, is_purged in rows:
+        if is_purged:
+            entries.append(PurgedNote(owner=owner, note_id=note_id, change_seq=position, deleted_at=deleted_at))
+        elif note_id in found:
+            entries.append(found[note_id])
+        # Otherwise the note was deleted forever since the page was read:
+        # its tombstone comes later in the feed.
+    return Page(entries=entries, position=rows[-1][0] if rows else start, has_more=has_more)
+
+
+def _check_remembered(owner, after):
+    counter = ChangeCounter.objects.filter(owner=owner).values_list("last_seq", "forgotten_seq").first()
+    last, forgotten = counter or (0, 0)
+    if after < forgotten:
+        raise CursorGone(
+            "This cursor is older than the changes the server still remembers (notes deleted forever "
+            "are remembered for a limited time). Re-sync from the beginning: request the feed without "
+            "a cursor, and drop every local note that the re-sync does not return."
+        )
+    if after > last:
+        raise CursorGone(
+            "This cursor is ahead of the server's changes (was the server restored from a backup?). "
+            "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
+            "that the re-sync does not return."
+        )
+
+
+def forget_tombstones(*, before):
+    """Forget the tombstones of notes deleted forever before `before`; return how many.
+
+    Each owner's tombstones go in one transaction with the move of their
+    `forgotten_seq`, so a cursor that could have missed one is refused (410)
+    rather than answered without it.
+    """
+    old = PurgedNote.objects.filter(deleted_at__lt=before)
+    total = 0
+    for owner_id, through in (
+        old.values("owner_id").annotate(through=Max("change_seq")).values_list("owner_id", "through")
+    ):
+        with transaction.atomic():
+            ChangeCounter.objects.filter(owner_id=owner_id).update(forgotten_seq=Greatest(F("forgotten_seq"), through))
+            total += old.filter(owner_id=owner_id, change_seq__lte=through).delete()[0]
+    return total
+
+
+def encode_cursor(owner_id, position):
+    # Signed, not timestamped: the same position is always the same cursor.
+    return signing.Signer(salt=CURSOR_SALT).sign_object([owner_id, position])
+
+
+def decode_cursor(raw, owner_id):
+    """The position a cursor names, checking it was issued to this owner."""
+    try:
+        cursor_owner, position = signing.Signer(salt=CURSOR_SALT).unsign_object(raw)
+    except (signing.BadSignature, TypeError, ValueError):
+        raise InvalidCursor("Invalid cursor.") from None
+    if not (type(cursor_owner) is int and type(position) is int and position >= 0):
+        raise InvalidCursor("Invalid cursor.")
+    if cursor_owner != owner_id:
+        raise InvalidCursor("This cursor was issued to another user.")
+    return position
