@@ -17,7 +17,8 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
-from notes.models import Note, NoteTag, Revision
+from notes.attachments.files import files_release
+from notes.models import Attachment, Note, NoteTag, Revision
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
 
@@ -161,9 +162,27 @@ def notes_purge(*, notes, batch_size=PURGE_BATCH_SIZE):
             total += _purge(ids)
 
 
+def note_attachments_changed(*, note):
+    """Record that an attachment was added to or removed from `note`.
+
+    The one place every such change passes, in its transaction, with the
+    note's row locked: `notes.attachments.services` calls it for uploads and
+    deletions, imports for the files they attach. The change feed hooks in
+    here, so a syncing client learns that the note's attachments changed.
+    The note itself does not change: attachments are not among its
+    editable fields, so its version, `updated_at` and revisions stay.
+    """
+
+
 def _purge(ids):
-    """Delete the notes `ids` (locked by the caller) and everything they own."""
+    """Delete the notes `ids` (locked by the caller) and everything they own.
+
+    Their attachments go with them, and so do the stored files that no
+    other attachment shows (their bytes once the transaction commits).
+    """
+    file_ids = list(Attachment.objects.filter(note_id__in=ids).values_list("file_id", flat=True).distinct())
     _, per_model = Note.objects.filter(pk__in=ids).delete()
+    files_release(file_ids)
     return per_model.get(Note._meta.label, 0)
 
 

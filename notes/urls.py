@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from notes.attachments.views import AttachmentViewSet, NoteAttachmentsView
 from notes.transfer.views import ExportView, ImportView
 from notes.views import NoteViewSet, TrashViewSet
 
@@ -27,9 +28,11 @@ class Router(DefaultRouter):
 router = Router()
 router.register("notes", NoteViewSet, basename="note")
 router.register("trash", TrashViewSet, basename="trash")
+router.register("attachments", AttachmentViewSet, basename="attachment")
 
 urlpatterns = [
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
+    path("notes/<str:pk>/attachments/", NoteAttachmentsView.as_view(), name="note-attachments"),
     *router.urls,
 ]

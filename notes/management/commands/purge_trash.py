@@ -4,14 +4,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from notes.attachments.files import files_sweep
 from notes.models import Note
 from notes.services import notes_purge
 
 
 class Command(BaseCommand):
     help = (
-        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago. Safe to run from cron "
-        "while the server runs: it deletes in short transactions and leaves alone a note restored meanwhile."
+        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago, and the stored files no "
+        "attachment refers to any more. Safe to run from cron while the server runs: it deletes in short "
+        "transactions and leaves alone a note restored meanwhile."
     )
 
     def add_arguments(self, parser):
@@ -29,3 +31,6 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=days)
         deleted = notes_purge(notes=Note.objects.filter(deleted_at__lt=cutoff))
         self.stdout.write(f"Deleted {deleted} note(s) trashed before {cutoff:%Y-%m-%d %H:%M} UTC.")
+        swept = files_sweep()
+        if swept:
+            self.stdout.write(f"Deleted {swept} stored file(s) no attachment refers to.")
