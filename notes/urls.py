@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from notes.attachments.views import AttachmentViewSet, NoteAttachmentsView
+from notes.sharing.views import NoteShareView
 from notes.transfer.views import ExportView, ImportView
 from notes.views import NoteViewSet, TrashViewSet
 
@@ -34,5 +35,6 @@ urlpatterns = [
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
     path("notes/<str:pk>/attachments/", NoteAttachmentsView.as_view(), name="note-attachments"),
+    path("notes/<str:pk>/share/", NoteShareView.as_view(), name="note-share"),
     *router.urls,
 ]
