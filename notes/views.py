@@ -1,6 +1,6 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -25,6 +25,10 @@ live_note_of = PreparedQuery(
     lambda owner_id, pk: Note.objects.owned_by(owner_id).alive().filter(pk=pk),
     placeholders=[-900_000_001, -900_000_002],
 )
+
+
+# The {id} of routes under a note whose views are not the note viewset's.
+NOTE_ID_PARAMETER = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The note's id.")
 
 
 def live_note_or_404(user, pk):

@@ -12,10 +12,9 @@ from notes.attachments.serializers import AttachmentSerializer, AttachmentUpload
 from notes.attachments.services import attachment_create, attachment_delete
 from notes.models import Attachment
 from notes.pagination import KeysetPagination
-from notes.views import OwnedByUserMixin, live_note_or_404
+from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin, live_note_or_404
 from notesite.renderers import JSONRenderer
 
-NOTE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The note's id.")
 DOWNLOAD_HEADERS = [
     OpenApiParameter("Range", location=OpenApiParameter.HEADER, description="One byte range, e.g. `bytes=0-1023`."),
     OpenApiParameter("If-Range", location=OpenApiParameter.HEADER, description="Honour Range only at this ETag."),
@@ -47,7 +46,7 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
             return queryset
         return queryset.filter(note=live_note_or_404(self.request.user, self.kwargs["pk"]))
 
-    @extend_schema(description="The note's attachments, oldest first.", parameters=[NOTE_ID])
+    @extend_schema(description="The note's attachments, oldest first.", parameters=[NOTE_ID_PARAMETER])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -57,7 +56,7 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
             "bytes uploaded again are stored once. 413 over NOTES_ATTACHMENT_MAX_BYTES or the user's "
             "NOTES_USER_QUOTA_BYTES."
         ),
-        parameters=[NOTE_ID],
+        parameters=[NOTE_ID_PARAMETER],
         request={"multipart/form-data": AttachmentUploadSerializer},
         responses={201: AttachmentSerializer},
     )

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -20,7 +21,7 @@ from notes.models import Note, PublicLink
 from notes.serializers import StrictFieldsMixin
 from notes.sharing import rendering
 from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
-from notes.views import OwnedByUserMixin
+from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin
 
 CSS = (Path(__file__).resolve().parent.parent / "templates" / "notes" / "shared_note.css").read_text()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -67,11 +68,12 @@ class PublicLinkSerializer(serializers.ModelSerializer):
         fields = ["token", "url", "expires_at"]
         read_only_fields = fields
 
-    def get_url(self, link) -> str:
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, link):
         return self.context["request"].build_absolute_uri(reverse("shared-note", args=[link.token]))
 
 
-class PublicLinkRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+class PublicLinkOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="When the link stops working, in the future; null: never."
     )
@@ -89,6 +91,7 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
     serializer_class = PublicLinkSerializer
 
     @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
         description="The note's live link; 404 when it has none (never shared, revoked or expired).",
         responses={200: PublicLinkSerializer},
     )
@@ -99,21 +102,23 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
         return Response(self.get_serializer(link).data)
 
     @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
         description=(
             "Share the note: a new link with a new random token, replacing the previous link, which stops "
             "working at once. `expires_at` (optional) must be in the future; without it the link never expires."
         ),
-        request=PublicLinkRequestSerializer,
+        request=PublicLinkOptionsSerializer,
         responses={201: PublicLinkSerializer},
     )
     def post(self, request, *args, **kwargs):
         note = self.get_object()
-        options = PublicLinkRequestSerializer(data=request.data)
+        options = PublicLinkOptionsSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         link = public_link_create(note=note, expires_at=options.validated_data.get("expires_at"))
         return Response(self.get_serializer(link).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
         description="Revoke the note's link: it stops working at once. 404 when it has none.",
         responses={204: None, 404: OpenApiResponse(description="The note has no link.")},
     )
