@@ -133,14 +133,7 @@ class StagedFiles:
         )
 
     def _check_quota(self):
-        quota = settings.NOTES_USER_QUOTA_BYTES
-        present = set(
-            StoredFile.objects.filter(owner_id=self.owner_id, sha256__in=self.files).values_list("sha256", flat=True)
-        )
-        needed = sum(inspected.size for sha, (_, inspected) in self.files.items() if sha not in present)
-        used = bytes_used(self.owner_id)
-        if used + needed > quota:
-            raise QuotaExceeded(used=used, needed=needed, quota=quota)
+        check_quota(self.owner_id, [inspected for _, inspected in self.files.values()])
 
     def _write(self, sha256):
         file, _ = self.files[sha256]
@@ -148,6 +141,19 @@ class StagedFiles:
         name = new_name(self.owner_id, sha256)
         saved = attachment_storage().save(name, file if isinstance(file, File) else File(file))
         self.names[sha256] = saved
+
+
+def check_quota(owner_id, inspected):
+    """Raise QuotaExceeded unless the files the user lacks among `inspected` fit in their quota."""
+    quota = settings.NOTES_USER_QUOTA_BYTES
+    sizes = {item.sha256: item.size for item in inspected}
+    present = set(StoredFile.objects.filter(owner_id=owner_id, sha256__in=sizes).values_list("sha256", flat=True))
+    needed = sum(size for sha256, size in sizes.items() if sha256 not in present)
+    if not needed:
+        return
+    used = bytes_used(owner_id)
+    if used + needed > quota:
+        raise QuotaExceeded(used=used, needed=needed, quota=quota)
 
 
 def bytes_used(owner_id):
