@@ -297,9 +297,10 @@ if NOTES_HTTPS:
 CORS_ALLOWED_ORIGINS = env_origins("NOTES_CORS_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match"]
-# Headers a browser app may read from an answer (conditional requests, 201, 429).
-CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match", "range", "if-range"]
+# Headers a browser app may read from an answer (conditional requests, 201,
+# 429, and downloads of attachments).
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "content-range", "content-disposition", "accept-ranges"]
 
 
 # Django REST framework

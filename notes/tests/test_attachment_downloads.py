@@ -198,3 +198,21 @@ def test_parse_range(header, expected):
 def test_parse_range_refuses(header):
     with pytest.raises(Unsatisfiable):
         parse_range(header, 100)
+
+
+def test_a_browser_app_may_ask_for_ranges_and_read_the_download_headers(
+    api_client, auth_client, download_url, settings
+):
+    settings.CORS_ALLOWED_ORIGINS = ["https://notes.example.com"]
+
+    preflight = api_client.options(
+        download_url,
+        HTTP_ORIGIN="https://notes.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, range, if-range",
+    )
+    response = auth_client.get(download_url, HTTP_ORIGIN="https://notes.example.com", HTTP_RANGE="bytes=0-0")
+
+    assert {"range", "if-range"} <= set(preflight["Access-Control-Allow-Headers"].split(", "))
+    exposed = set(response["Access-Control-Expose-Headers"].split(", "))
+    assert {"etag", "content-range", "content-disposition", "accept-ranges"} <= exposed
