@@ -20,6 +20,8 @@ class AttachmentSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serial
 
 
 class AttachmentUploadSerializer(StrictFieldsMixin, serializers.Serializer):
+    """An upload: the file as the multipart field `file`, and nothing else."""
+
     file = serializers.FileField(
         help_text=(
             "The file, 1 byte to NOTES_ATTACHMENT_MAX_BYTES (25 MiB by default); its content type is sniffed "

@@ -74,6 +74,8 @@ class PublicLinkSerializer(serializers.ModelSerializer):
 
 
 class PublicLinkOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
+    """What a new link may be given: when it expires."""
+
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="When the link stops working, in the future; null: never."
     )
