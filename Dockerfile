@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent notes \
-    && mkdir /data && chown notes /data
+    && mkdir -p /data/attachments && chown -R notes /data
 
 COPY requirements.txt .
 RUN pip install --requirement requirements.txt

@@ -43,6 +43,17 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def attachments_dir(settings, tmp_path):
+    """Where attachments are stored during a test: a folder of its own."""
+    location = tmp_path / "attachments"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {**settings.STORAGES["attachments"], "OPTIONS": {"location": location, "base_url": None}},
+    }
+    return location
+
+
 @pytest.fixture
 def wsgi_application(db):
     """The project's WSGI application, called in-process on the test's database.

@@ -9,6 +9,8 @@ from django.db import transaction
 from accounts.models import AuthToken
 from accounts.throttles import forget_user
 from notes import feed
+from notes.attachments.files import delete_after_commit, lock_owners
+from notes.models import StoredFile
 
 
 def password_change(*, user, new_password, keep_token=None):
@@ -34,7 +36,8 @@ def user_delete(*, user):
     the user deletes them all, and a model added later joins in by cascading
     too (a test checks that every relation to the user cascades). Sessions
     name their user only inside their encoded data, so they are found by
-    reading them; the user's throttle counts go from the cache too. The
+    reading them; the user's throttle counts go from the cache too, and the
+    bytes of their attachments from storage once the deletion commits. The
     user's note changes in flight finish first (notes.feed.hold), so the
     cascade never deadlocks with one.
     """
@@ -42,7 +45,10 @@ def user_delete(*, user):
         feed.hold(user.pk)
         _delete_sessions(user)
         forget_user(user.pk)
+        lock_owners([user.pk])
+        stored = list(StoredFile.objects.owned_by(user).values_list("name", flat=True))
         user.delete()
+        delete_after_commit(stored)
 
 
 def _delete_sessions(user):

@@ -1,14 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.template.defaultfilters import truncatechars
+from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 
-from notes.models import Note, NoteTag, Revision
+from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
 from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
+from notes.sharing.services import public_link_revoke
 from notes.tags import normalise_tags
 
 
@@ -84,6 +85,75 @@ class RevisionAdmin(admin.ModelAdmin):
         return False
 
 
+class AttachmentInline(admin.TabularInline):
+    """The note's files, read-only: they come and go through the API."""
+
+    model = Attachment
+    fields = ["filename", "content_type", "size", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("file")
+
+    @admin.display(description="type")
+    def content_type(self, attachment):
+        return attachment.file.content_type
+
+    @admin.display(description="size")
+    def size(self, attachment):
+        return filesizeformat(attachment.file.size)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PublicLink)
+class PublicLinkAdmin(admin.ModelAdmin):
+    """Every note's public link; revoking one stops it at once."""
+
+    list_display = ["note", "owner", "created_at", "expires_at", "live"]
+    list_select_related = ["note__owner"]
+    search_fields = ["note__title", "note__owner__username"]
+    readonly_fields = ["note", "created_at", "expires_at"]
+    exclude = ["token"]
+    actions = ["revoke"]
+
+    @admin.display(description="owner")
+    def owner(self, link):
+        return link.note.owner
+
+    @admin.display(description="live", boolean=True)
+    def live(self, link):
+        return link.is_live() and not link.note.is_trashed
+
+    @admin.action(description="Revoke selected links")
+    def revoke(self, request, queryset):
+        links = list(queryset.select_related("note"))
+        for link in links:
+            public_link_revoke(note=link.note)
+        self.message_user(request, f"Revoked {len(links)} link(s).", messages.SUCCESS)
+
+    def get_actions(self, request):
+        # Revoking is the deletion here.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Note)
 class NoteAdmin(admin.ModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
@@ -113,6 +183,11 @@ class NoteAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_trashed:
             return False
         return super().has_change_permission(request, obj)
+
+    def get_inlines(self, request, obj):
+        # Shown, never posted: the attachment rows are read-only, so a POST of
+        # the note's form carries (and needs) no formset for them.
+        return [AttachmentInline] if obj is not None and request.method in {"GET", "HEAD"} else []
 
     def get_readonly_fields(self, request, obj=None):
         # A note keeps its owner; the field is chosen once, on creation.
@@ -159,9 +234,10 @@ class NoteAdmin(admin.ModelAdmin):
         obj.pk, obj.version, obj.updated_at = saved.pk, saved.version, saved.updated_at
 
     def get_deleted_objects(self, objs, request):
-        # Revisions cannot be deleted on their own, but go with their note.
+        # Revisions, attachments and links cannot be deleted on their own here, but go with their note.
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed.discard(Revision._meta.verbose_name)
+        for model in (Revision, Attachment, PublicLink):
+            perms_needed.discard(model._meta.verbose_name)
         return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 
@@ -247,3 +247,106 @@ class PurgedNote(models.Model):
 
     def __str__(self):
         return f"note {self.note_id}, deleted forever"
+
+
+class StoredFileQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def unreferenced(self):
+        return self.exclude(Exists(Attachment.objects.filter(file=OuterRef("pk"))))
+
+
+class StoredFile(models.Model):
+    """The bytes of an upload, kept once per user however many attachments show them.
+
+    Written and deleted by `notes.attachments.services` only: a row exists
+    while an attachment refers to it, and its file lives in the
+    `attachments` storage under a name no other row ever had.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the bytes, hex.")
+    size = models.PositiveBigIntegerField(help_text="In bytes.")
+    content_type = models.CharField(max_length=100, help_text="Sniffed from the bytes, never the client's claim.")
+    name = models.CharField(max_length=255, unique=True, help_text="Where the bytes are in the attachments storage.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = StoredFileQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Also the index that finds a user's file by its digest.
+            models.UniqueConstraint(fields=["owner", "sha256"], name="storedfile_once_per_owner"),
+            models.CheckConstraint(condition=Q(size__gte=1), name="storedfile_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.sha256
+
+
+class AttachmentQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(note__owner=user)
+
+    def alive(self):
+        """Attachments of notes outside the trash: a trashed note's are 404 like the note."""
+        return self.filter(note__deleted_at__isnull=True)
+
+
+class Attachment(models.Model):
+    """A file on a note, under the name it was uploaded with."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="attachments", db_index=False)
+    # RESTRICT: the database refuses to drop bytes an attachment still shows.
+    file = models.ForeignKey(StoredFile, on_delete=models.RESTRICT, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Serves a note's attachment list, oldest first.
+            models.Index(fields=["note", "created_at", "id"], name="attachment_note_order"),
+        ]
+
+    def __str__(self):
+        return self.filename
+
+    @property
+    def content_type(self):
+        return self.file.content_type
+
+    @property
+    def size(self):
+        return self.file.size
+
+    @property
+    def sha256(self):
+        return self.file.sha256
+
+
+class PublicLinkQuerySet(models.QuerySet):
+    def live(self, now=None):
+        """Links that open: not expired, and their note is not in the trash."""
+        now = now or timezone.now()
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), note__deleted_at__isnull=True)
+
+
+class PublicLink(models.Model):
+    """A link anyone may open to read one note: at most one per note."""
+
+    note = models.OneToOneField(Note, on_delete=models.CASCADE, related_name="public_link")
+    token = models.CharField(max_length=64, unique=True, help_text="The secret in the link's URL.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the link never expires.")
+
+    objects = PublicLinkQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Public link to {self.note}"
+
+    def is_live(self, now=None):
+        return self.expires_at is None or self.expires_at > (now or timezone.now())

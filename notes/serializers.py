@@ -141,10 +141,12 @@ class IdentityURLField(serializers.HyperlinkedIdentityField):
         """format(serializer, obj): the URL, its host part built once per serializer."""
 
         def format_url(serializer, obj):
-            parts = serializer.__dict__.get("_url_parts")
+            # One entry per URL field: a serializer may have several (an attachment's url and download_url).
+            known = serializer.__dict__.setdefault("_url_parts", {})
+            parts = known.get(self.view_name)
             if parts is None:
                 prefix, suffix = self.path_parts()
-                parts = serializer._url_parts = (serializer.context["request"].build_absolute_uri(prefix), suffix)
+                parts = known[self.view_name] = (serializer.context["request"].build_absolute_uri(prefix), suffix)
             return f"{parts[0]}{obj.pk}{parts[1]}"
 
         return format_url

@@ -25,8 +25,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from notes import feed
+from notes.attachments.files import files_release
 from notes.bulk import insert_rows
-from notes.models import Note, NoteTag, PurgedNote, Revision
+from notes.models import Attachment, Note, NoteTag, PurgedNote, Revision
 from notes.searchtext import search_text
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
@@ -257,7 +258,11 @@ def _purge(owner_id, ids, *, last_position):
     """
     if not ids:
         return 0
+    # Their attachments go with them, and so do the stored files that no
+    # other attachment shows (their bytes once the transaction commits).
+    file_ids = list(Attachment.objects.filter(note_id__in=ids).values_list("file_id", flat=True).distinct())
     _, per_model = Note.objects.filter(pk__in=ids).delete()
+    files_release(file_ids)
     now = timezone.now()
     PurgedNote.objects.bulk_create(
         PurgedNote(owner_id=owner_id, note_id=pk, change_seq=position, deleted_at=now)

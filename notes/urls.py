@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from notes.attachments.views import AttachmentViewSet, NoteAttachmentsView
+from notes.sharing.views import NoteShareView
 from notes.transfer.views import ExportView, ImportView
 from notes.views import ChangesView, NoteViewSet, TagViewSet, TrashViewSet
 
@@ -28,10 +30,13 @@ router = Router()
 router.register("notes", NoteViewSet, basename="note")
 router.register("trash", TrashViewSet, basename="trash")
 router.register("tags", TagViewSet, basename="tag")
+router.register("attachments", AttachmentViewSet, basename="attachment")
 
 urlpatterns = [
     path("changes/", ChangesView.as_view(), name="changes"),
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
+    path("notes/<str:pk>/attachments/", NoteAttachmentsView.as_view(), name="note-attachments"),
+    path("notes/<str:pk>/share/", NoteShareView.as_view(), name="note-share"),
     *router.urls,
 ]

@@ -46,6 +46,19 @@ live_note_of = PreparedQuery(
 )
 
 
+# The {id} of routes under a note whose views are not the note viewset's.
+NOTE_ID_PARAMETER = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The note's id.")
+
+
+def live_note_or_404(user, pk):
+    """The user's live note `pk` (a URL's string), or 404: the lookup of every note detail route."""
+    valid = pk.isascii() and pk.isdigit() and int(pk) < 2**63
+    note = live_note_of.first(user.pk, int(pk)) if valid else None
+    if note is None:
+        raise Http404("No Note matches the given query.")
+    return note
+
+
 class OwnedByUserMixin:
     """Scope every query to the requesting user: another user's data is a 404.
 
@@ -86,11 +99,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         return context
 
     def get_object(self):
-        pk = self.kwargs["pk"]
-        valid = pk.isascii() and pk.isdigit() and int(pk) < 2**63
-        note = live_note_of.first(self.request.user.pk, int(pk)) if valid else None
-        if note is None:
-            raise Http404("No Note matches the given query.")
+        note = live_note_or_404(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, note)
         return note
 

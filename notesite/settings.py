@@ -246,7 +246,34 @@ WHITENOISE_ROOT = BASE_DIR / "notesite" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Attachments (README, "Attachments and public links"): the data folder,
+    # or an S3-compatible bucket when NOTES_S3_BUCKET is set. Never served
+    # as files: downloads go through the API, which checks the owner.
+    "attachments": {
+        "BACKEND": "notes.attachments.storage.FileSystemAttachmentStorage",
+        "OPTIONS": {"location": DATA_DIR / "attachments", "base_url": None},
+    },
 }
+NOTES_S3_BUCKET = env_str("NOTES_S3_BUCKET")
+if NOTES_S3_BUCKET:
+    STORAGES["attachments"] = {
+        "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
+        "OPTIONS": {
+            "bucket_name": NOTES_S3_BUCKET,
+            # Empty: AWS itself; else MinIO, Ceph, R2, ... (https://host:port).
+            "endpoint_url": env_str("NOTES_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("NOTES_S3_REGION") or None,
+            # Empty: boto3's own chain (AWS_* variables, an instance role, ...).
+            "access_key": env_str("NOTES_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("NOTES_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("NOTES_S3_PREFIX", "attachments"),
+            "addressing_style": env_str("NOTES_S3_ADDRESSING_STYLE") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            # Names are unique per stored file: no existence check before a write.
+            "file_overwrite": True,
+        },
+    }
 
 
 # Security. NOTES_HTTPS is for deployments behind a TLS-terminating proxy.
@@ -294,9 +321,10 @@ if NOTES_HTTPS:
 CORS_ALLOWED_ORIGINS = env_origins("NOTES_CORS_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match"]
-# Headers a browser app may read from an answer (conditional requests, 201, 429).
-CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "if-none-match", "range", "if-range"]
+# Headers a browser app may read from an answer (conditional requests, 201,
+# 429, and downloads of attachments).
+CORS_EXPOSE_HEADERS = ["etag", "location", "retry-after", "content-range", "content-disposition", "accept-ranges"]
 
 
 # Django REST framework
@@ -394,6 +422,14 @@ if NOTES_REVISIONS_KEPT < 1:
 NOTES_FEED_TOMBSTONE_DAYS = env_int("NOTES_FEED_TOMBSTONE_DAYS", 365)
 if NOTES_FEED_TOMBSTONE_DAYS < 0:
     raise ImproperlyConfigured("NOTES_FEED_TOMBSTONE_DAYS must not be negative.")
+# Attachments and public links (README, "Attachments and public links"): the
+# largest file, the bytes a user may keep (distinct files, the trash's
+# included), and requests per address to public links.
+NOTES_ATTACHMENT_MAX_BYTES = env_int("NOTES_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+NOTES_USER_QUOTA_BYTES = env_int("NOTES_USER_QUOTA_BYTES", 1024 * 1024 * 1024)
+NOTES_PUBLIC_LINK_RATE = env_rate("NOTES_PUBLIC_LINK_RATE", "120/min")
+if NOTES_ATTACHMENT_MAX_BYTES < 1 or NOTES_USER_QUOTA_BYTES < 0:
+    raise ImproperlyConfigured("NOTES_ATTACHMENT_MAX_BYTES must be positive and NOTES_USER_QUOTA_BYTES not negative.")
 
 
 # Logging: one JSON line per request on stderr, for any log collector.

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from notes.sharing.views import shared_attachment, shared_note
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -14,6 +16,14 @@ urlpatterns = [
     # Session login for the browsable API.
     path("api-auth/", include("rest_framework.urls")),
     path("api/", include("notes.urls")),
+    # Public links: a note anyone with the link may read, and its images.
+    re_path(
+        r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]{1,18})/?$",
+        shared_attachment,
+        name="shared-attachment",
+    ),
+    # Any other path under /s/ is a link that does not exist: the same 404 as a dead one.
+    re_path(r"^s/(?P<token>[\s\S]*?)/?$", shared_note, name="shared-note"),
 ]
 
 handler400 = "notesite.exceptions.bad_request"

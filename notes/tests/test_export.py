@@ -203,7 +203,7 @@ def test_export_needs_a_login(api_client):
 def test_exporting_costs_one_query_per_batch(auth_client, user, django_assert_num_queries):
     NoteFactory.create_batch(5, owner=user)
 
-    with django_assert_num_queries(2):  # the token with its user, then the one batch
+    with django_assert_num_queries(3):  # the token with its user, then the one batch and its attachments
         download(auth_client.get("/api/export/", {"format": "markdown"}))
 
 

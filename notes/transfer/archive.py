@@ -14,8 +14,9 @@ import zlib
 from pathlib import PurePosixPath
 
 import orjson
+from django.conf import settings
 
-from notes.transfer import FORMAT_NAME
+from notes.transfer import FORMAT_NAME, attached
 from notes.transfer.entries import (
     NON_FIELD,
     NOTE_SUFFIXES,
@@ -51,13 +52,32 @@ class ZipSource:
             raise reject(name, too_many(limits.max_entries))
         _check_members(members)
 
+        self.limits = limits
         manifest = _find_manifest(members)
         self.base = PurePosixPath(manifest.filename).parent if manifest else PurePosixPath()
-        self.notes = [info for info in members if info is not manifest and self._is_note(info, exported=bool(manifest))]
-        unpacked = sum(info.file_size for info in self.notes) + (manifest.file_size if manifest else 0)
+        self.expected, self.attached = {}, {}
+        if manifest:
+            self.expected, self.attached = self._read_manifest(manifest, members, limit=4096 + 512 * len(members))
+        self.notes = [
+            info
+            for info in members
+            if info is not manifest
+            and self._relative(info) not in self.attached
+            and self._is_note(info, exported=bool(manifest))
+        ]
+        bombs = [(info, _bomb(info, max_note_file_bytes())) for info in self.notes]
+        if any(problem for _, problem in bombs):
+            raise Rejected([rejection(info.filename, problem) for info, problem in bombs if problem])
+        if manifest:
+            self._check_listed(members, manifest)
+        self.files = {self._relative(info): info for info in members if self._relative(info) in self.attached}
+        unpacked = sum(info.file_size for info in members if info in self.notes or info is manifest) + sum(
+            info.file_size for info in self.files.values()
+        )
         if limits.max_bytes is not None and unpacked > limits.max_bytes:
             raise reject(name, f"The archive unpacks to more than the limit of {limits.max_bytes} bytes.")
-        self.expected = self._read_manifest(manifest, limit=4096 + 512 * len(members)) if manifest else None
+        if not manifest:
+            self.expected = None
 
     @staticmethod
     def _is_note(info, *, exported):
@@ -67,8 +87,8 @@ class ZipSource:
             return False  # hidden files and folders, and macOS's resource forks
         return exported or path.suffix.lower() in NOTE_SUFFIXES
 
-    def _read_manifest(self, manifest, *, limit):
-        """The file names and SHA-256 the manifest lists, after checking them against the archive."""
+    def _read_manifest(self, manifest, members, *, limit):
+        """The notes' and the attached files' names and SHA-256, as the manifest lists them."""
         try:
             data = orjson.loads(_read_member(self.archive, manifest, limit))
         except EntryError as exc:
@@ -76,28 +96,36 @@ class ZipSource:
         except orjson.JSONDecodeError:
             raise reject(manifest.filename, "The manifest is not valid JSON.") from None
         files = data.get("files") if isinstance(data, dict) else None
+        attached = data.get("attachments", {}) if isinstance(data, dict) else None
         if (
             not isinstance(files, dict)
+            or not isinstance(attached, dict)
             or data.get("format") != FORMAT_NAME
-            or not all(isinstance(digest, str) and SHA256.fullmatch(digest) for digest in files.values())
+            or not all(
+                isinstance(digest, str) and SHA256.fullmatch(digest) for digest in [*files.values(), *attached.values()]
+            )
         ):
             message = f'Not a manifest of "{FORMAT_NAME}": it needs "files" with a SHA-256 each.'
             raise reject(manifest.filename, message)
         if data.get("count") != len(files):
             message = f'"count" does not match the {len(files)} files listed: the manifest was modified.'
             raise reject(manifest.filename, message)
-        present = {self._relative(info) for info in self.notes}
+        return files, attached
+
+    def _check_listed(self, members, manifest):
+        """Every note and attached file the manifest lists is present, and nothing else is."""
+        present = {self._relative(info) for info in members}
+        listed = {*self.expected, *self.attached}
         rejected = [
-            rejection(str(self.base / name), "Missing from the archive.") for name in files if name not in present
+            rejection(str(self.base / name), "Missing from the archive.") for name in listed if name not in present
         ]
         rejected += [
             rejection(info.filename, "Not in the manifest: the archive was modified.")
             for info in self.notes
-            if self._relative(info) not in files
+            if self._relative(info) not in self.expected
         ]
         if rejected:
             raise Rejected(rejected)
-        return files
 
     def _relative(self, info):
         """A member's name inside the export's folder (the manifest's)."""
@@ -121,7 +149,29 @@ class ZipSource:
                 message = "Changed since the export: its SHA-256 does not match the manifest."
                 yield Entry(info.filename, errors={NON_FIELD: [message]})
             else:
-                yield markdown_entry(info.filename, raw, path=self._relative(info), foreign=False)
+                yield self._with_files(markdown_entry(info.filename, raw, path=self._relative(info), foreign=False))
+
+    def _with_files(self, entry):
+        """The entry with the files its front matter lists, each checked against its SHA-256."""
+        if entry.errors or not entry.attachments:
+            return entry
+        try:
+            entry.attachments = attached.from_zip(
+                entry.attachments, open_member=self._open_file, max_bytes=self.limits.max_attachment_bytes
+            )
+        except attached.AttachmentError as exc:
+            return Entry(entry.name, errors={"attachments": [str(exc)]})
+        return entry
+
+    def _open_file(self, path):
+        name = attached.member_path(PurePosixPath(), path)
+        if name not in self.files:
+            raise attached.AttachmentError(f"{path!r} is not among the files the manifest lists.")
+        info = self.files[name]
+        try:
+            return self.archive.open(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
+            raise attached.AttachmentError(f"{path!r} cannot be read: the archive is damaged.") from None
 
 
 class EntryError(ValueError):
@@ -154,11 +204,19 @@ def _member_problem(info, seen):
         return "A symbolic link is not allowed."
     if info.flag_bits & 0x1:
         return "An encrypted file cannot be imported."
-    if info.file_size > max_note_file_bytes() and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-        ratio = info.file_size // max(info.compress_size, 1)
-        return f"A compression ratio of {ratio}:1 (over {MAX_COMPRESSION_RATIO}:1) is a zip bomb's, not a note's."
+    # Judged as an attached file here, the largest a member may be; as a note once the manifest says which it is.
+    if bomb := _bomb(info, max(max_note_file_bytes(), settings.NOTES_ATTACHMENT_MAX_BYTES)):
+        return bomb
     if name in seen:
         return "The archive holds this name twice."
+    return None
+
+
+def _bomb(info, largest):
+    """Why a member larger than `largest` compressed beyond MAX_COMPRESSION_RATIO is a zip bomb, or None."""
+    if info.file_size > largest and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        ratio = info.file_size // max(info.compress_size, 1)
+        return f"A compression ratio of {ratio}:1 (over {MAX_COMPRESSION_RATIO}:1) is a zip bomb's, not a note's."
     return None
 
 

@@ -7,7 +7,7 @@ another tool (title from the first heading or the file name, folders as a tag).
 
 import datetime
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -29,10 +29,17 @@ class Limits:
 
     max_bytes: int | None = None  # the file, and what an archive unpacks to
     max_entries: int | None = None
+    max_attachment_bytes: int | None = None  # one attached file
+    quota: bool = False  # whether the user's NOTES_USER_QUOTA_BYTES applies
 
     @classmethod
     def for_api(cls):
-        return cls(max_bytes=settings.NOTES_IMPORT_MAX_BYTES, max_entries=settings.NOTES_IMPORT_MAX_ENTRIES)
+        return cls(
+            max_bytes=settings.NOTES_IMPORT_MAX_BYTES,
+            max_entries=settings.NOTES_IMPORT_MAX_ENTRIES,
+            max_attachment_bytes=settings.NOTES_ATTACHMENT_MAX_BYTES,
+            quota=True,
+        )
 
 
 UNLIMITED = Limits()
@@ -45,6 +52,9 @@ class Entry:
     name: str
     fields: dict | None = None
     errors: dict | None = None
+    # Files to attach (`notes.transfer.attached.Incoming`), checked; or, from
+    # a Markdown file's front matter, the raw list its source resolves.
+    attachments: list = field(default_factory=list)
 
 
 class Rejected(Exception):
@@ -101,11 +111,12 @@ def markdown_entry(entry, raw, *, path, foreign):
         if folder and isinstance(tags, list):
             tags = [*tags, folder]
     fields["tags"] = tags
+    attachments = [] if foreign else metadata.get("attachments", [])
     for name, aliases in {"created_at": ("created", "date"), "updated_at": ("updated", "modified")}.items():
         value = _first_present(metadata, (name, *aliases) if foreign else (name,))
         if value is not None:
             fields[name] = _as_datetime(value)
-    return Entry(entry, fields=fields)
+    return Entry(entry, fields=fields, attachments=attachments)
 
 
 def _foreign_tags(tags):

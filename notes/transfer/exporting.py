@@ -5,18 +5,21 @@ so a worker holds one batch at a time however many notes there are: the JSON is
 written note by note, and the zip is written to a sink that is emptied
 after every file (zip's data descriptors need no seeking back). Only the
 zip's directory, which the format puts at the end, stays in memory: a few
-hundred bytes a note.
+hundred bytes a note. Attachments (`notes.transfer.attached`) stream from
+storage a chunk at a time: base64 in the JSON, files beside the Markdown.
 """
 
 import datetime
 import hashlib
 import tempfile
 import zipfile
+from collections import defaultdict
 
 import orjson
 from django.utils import timezone
 
-from notes.transfer import FORMAT_NAME, FORMAT_VERSION, markdown
+from notes.models import Attachment
+from notes.transfer import FORMAT_NAME, FORMAT_VERSION, attached, markdown
 
 BATCH_SIZE = 500
 CHUNK_BYTES = 64 * 1024
@@ -32,10 +35,25 @@ def notes_by_id(queryset, batch_size=BATCH_SIZE):
     last_id = 0
     while True:
         batch = list(queryset.filter(pk__gt=last_id).order_by("pk")[:batch_size])
+        _with_attachments(batch)
         yield from batch
         if len(batch) < batch_size:
             return
         last_id = batch[-1].pk
+
+
+def _with_attachments(notes):
+    """Set `exported_attachments` on each note: one query for the batch.
+
+    Not prefetch_related, whose caches tie each note to a queryset in a
+    reference cycle that outlives the batch until the garbage collector runs.
+    """
+    by_note = defaultdict(list)
+    attachments = Attachment.objects.filter(note_id__in=[note.pk for note in notes]).select_related("file")
+    for attachment in attachments.order_by("created_at", "id"):
+        by_note[attachment.note_id].append(attachment)
+    for note in notes:
+        note.exported_attachments = by_note.get(note.pk, [])
 
 
 def note_document(note):
@@ -56,7 +74,14 @@ def export_json(notes):
     yield orjson.dumps(header)[:-1] + b',"notes":['
     count = 0
     for note in notes:
-        yield (b",\n" if count else b"\n") + orjson.dumps(note_document(note))
+        document = orjson.dumps(note_document(note))
+        attachments = note.exported_attachments
+        if attachments:
+            yield (b",\n" if count else b"\n") + document[:-1]
+            yield from attached.json_attachments(attachments)
+            yield b"}"
+        else:
+            yield (b",\n" if count else b"\n") + document
         count += 1
     yield b'\n],"count":%d}\n' % count
 
@@ -71,23 +96,52 @@ def export_markdown_zip(notes):
     names = markdown.UniqueNames()
     count = 0
     exported_at = timezone.now()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive, tempfile.TemporaryFile() as lines:
+    files_written = 0
+    with (
+        zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        tempfile.TemporaryFile() as lines,
+        tempfile.TemporaryFile() as file_lines,
+    ):
         for note in notes:
-            data = markdown.render(note).encode()
             name = names(markdown.file_stem(note.title))
+            members = []
+            if attachments := note.exported_attachments:
+                member_names = attached.MemberNames(name)
+                members = [(member_names(attachment.filename), attachment) for attachment in attachments]
+            data = markdown.render(note, attached.front_matter_lines(members) if members else ()).encode()
             archive.writestr(_member(name, note.updated_at), data)
             lines.write(b'%s    %s: "%s"' % (b",\n" if count else b"", orjson.dumps(name), _sha256(data)))
             count += 1
             yield from sink.take()
+            for member, attachment in members:
+                yield from _write_file(archive, sink, member, attachment)
+                digest = attachment.file.sha256.encode()
+                file_lines.write(b'%s    %s: "%s"' % (b",\n" if files_written else b"", orjson.dumps(member), digest))
+                files_written += 1
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "exported_at": markdown.timestamp(exported_at)}
         with archive.open(_member(MANIFEST_NAME, exported_at), "w") as manifest:
             manifest.write(orjson.dumps({**header, "count": count}, option=orjson.OPT_INDENT_2)[:-2])
-            manifest.write(b',\n  "files": {\n')
-            lines.seek(0)
-            while chunk := lines.read(CHUNK_BYTES):
-                manifest.write(chunk)
-                yield from sink.take()
-            manifest.write(b"\n  }\n}\n")
+            for key, spooled in (("files", lines), ("attachments", file_lines)):
+                if key == "attachments" and not files_written:
+                    continue
+                manifest.write(b',\n  "%s": {\n' % key.encode())
+                spooled.seek(0)
+                while chunk := spooled.read(CHUNK_BYTES):
+                    manifest.write(chunk)
+                    yield from sink.take()
+                manifest.write(b"\n  }")
+            manifest.write(b"\n}\n")
+    yield from sink.take()
+
+
+def _write_file(archive, sink, name, attachment):
+    """An attachment's bytes into the archive as `name`, a chunk at a time."""
+    member = _member(name, attachment.created_at)
+    member.compress_type = attached.compress_type(attachment.file.content_type)
+    with archive.open(member, "w", force_zip64=attachment.file.size >= zipfile.ZIP64_LIMIT) as target:
+        for chunk in attached.stored_chunks(attachment.file):
+            target.write(chunk)
+            yield from sink.take()
     yield from sink.take()
 
 

@@ -5,6 +5,8 @@ What can be imported:
 - the Markdown zip export, verified against its `manifest.json`: a file
   changed, missing or added since the export is rejected by name;
 - one Markdown file;
+- attachments: base64 in the JSON, files beside the Markdown in the zip
+  export (`notes.transfer.attached`), each checked against its SHA-256;
 - a zip of a plain folder of Markdown files, as other notes tools export
   them: front matter optional, the title from the front matter, else the
   first heading, else the file name; the folders a file sits in become one
@@ -17,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import orjson
+from django.db import transaction
 
+from notes.attachments.files import StagedFiles, check_quota
+from notes.models import Attachment
 from notes.serializers import NoteImportSerializer
 from notes.services import note_create_many
-from notes.transfer import FORMAT_NAME, FORMAT_VERSION
+from notes.transfer import FORMAT_NAME, FORMAT_VERSION, attached
 from notes.transfer.archive import ZipSource
 from notes.transfer.entries import (
     NON_FIELD,
@@ -97,6 +102,7 @@ class JSONSource:
         if limits.max_entries is not None and len(notes) > limits.max_entries:
             raise reject(name, too_many(limits.max_entries))
         self.notes = notes
+        self.limits = limits
 
     @staticmethod
     def _notes_of(document, name):
@@ -122,10 +128,16 @@ class JSONSource:
     def entries(self):
         for index, note in enumerate(self.notes):
             name = f"notes[{index}]"
-            if isinstance(note, dict):
-                yield Entry(name, fields=note)
-            else:
+            if not isinstance(note, dict):
                 yield Entry(name, errors={NON_FIELD: ["Expected a note: an object with a title."]})
+                continue
+            fields = {key: value for key, value in note.items() if key != "attachments"}
+            try:
+                files = attached.from_json(note.get("attachments", []), max_bytes=self.limits.max_attachment_bytes)
+            except attached.AttachmentError as exc:
+                yield Entry(name, errors={"attachments": [str(exc)]})
+                continue
+            yield Entry(name, fields=fields, attachments=files)
 
 
 class MarkdownSource:
@@ -153,26 +165,59 @@ def validated(source):
             continue
         serializer = NoteImportSerializer(data=entry.fields)
         if serializer.is_valid():
-            yield Entry(entry.name, fields=serializer.validated_data)
+            yield Entry(entry.name, fields=serializer.validated_data, attachments=entry.attachments)
         else:
             yield Entry(entry.name, errors=serializer.errors)
 
 
-def notes_import(*, owner, source, dry_run=False):
-    """Validate everything, then create every note in one transaction, or none.
+def notes_import(*, owner, source, dry_run=False, limits=UNLIMITED):
+    """Validate everything, then create every note (and its files) in one transaction, or none.
 
     A dry run reports what an import would do (`imported` counts the notes
-    it would create) and writes nothing.
+    it would create) and writes nothing. With `limits.quota`, files the
+    user does not have yet must fit in their quota (413 otherwise).
     """
     valid, rejected = [], []
     for entry in validated(source):
         if entry.errors:
             rejected.append({"entry": entry.name, "errors": entry.errors})
         else:
-            valid.append(entry.fields)
+            valid.append(entry)
     if rejected:
         return Report(rejected=rejected)
     if dry_run:
+        if limits.quota:
+            check_quota(owner.pk, [file.inspected for entry in valid for file in entry.attachments])
         return Report(imported=len(valid))
-    ids = note_create_many(owner=owner, notes=valid)  # one transaction
+    ids = entries_create(owner=owner, entries=valid, check_quota=limits.quota)
     return Report(imported=len(ids), ids=ids)
+
+
+def entries_create(*, owner, entries, check_quota=False):
+    """Create the notes of validated entries and attach their files, in one transaction; their ids.
+
+    The files' bytes are stored first (each once, and only those the user
+    does not have), as uploads are.
+    """
+    files = [(index, file) for index, entry in enumerate(entries) for file in entry.attachments]
+    if not files:
+        return note_create_many(owner=owner, notes=[entry.fields for entry in entries])  # one transaction
+    with StagedFiles(owner.pk) as staged:
+        for _, file in files:
+            staged.add(file.file, file.inspected, check_quota=check_quota)
+        with transaction.atomic():
+            # Creating takes the feed's counter, which every change of the
+            # user's takes before any other lock; the files' lock comes after.
+            ids = note_create_many(owner=owner, notes=[entry.fields for entry in entries])
+            staged.lock(check_quota=check_quota)
+            Attachment.objects.bulk_create(
+                Attachment(
+                    note_id=ids[index],
+                    file=staged.stored(file.inspected),
+                    filename=file.filename,
+                    created_at=file.created_at,
+                )
+                for index, file in files
+            )
+    # New notes: their creation is their entry in the change feed.
+    return ids

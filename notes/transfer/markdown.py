@@ -58,8 +58,8 @@ def timestamp(value):
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def render(note):
-    """The note as the text of a Markdown file with front matter."""
+def render(note, extra_lines=()):
+    """The note as the text of a Markdown file with front matter; `extra_lines` end the front matter."""
     front_matter = "\n".join(
         [
             "---",
@@ -68,6 +68,7 @@ def render(note):
             f"tags: [{', '.join(yaml_string(tag) for tag in note.tags)}]",
             f"created_at: {timestamp(note.created_at)}",
             f"updated_at: {timestamp(note.updated_at)}",
+            *extra_lines,
             "---",
             "",
         ]

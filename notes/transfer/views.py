@@ -178,7 +178,7 @@ class ImportView(generics.GenericAPIView):
             raise RequestBodyTooLarge(limits.max_bytes)
         try:
             source = importing.open_import(file, name=file.name, content_type=file.content_type, limits=limits)
-            return importing.notes_import(owner=self.request.user, source=source, dry_run=dry_run)
+            return importing.notes_import(owner=self.request.user, source=source, dry_run=dry_run, limits=limits)
         except entries.Rejected as exc:
             return importing.Report(rejected=exc.rejected)
 

@@ -201,6 +201,10 @@ PAGES = {
     "django.contrib.auth.views.LoginView": 200,  # the browsable API's login
     "django.contrib.auth.views.LogoutView": 405,  # POST only
     "rest_framework.routers.APIRootView": 401,  # /api/: links only, behind login
+    # Public links: anyone with the token; an unknown token is the same 404
+    # (notes/tests/test_public_links.py checks what they show, and to whom).
+    "notes.sharing.views.shared_note": 404,
+    "notes.sharing.views.shared_attachment": 404,
 }
 
 

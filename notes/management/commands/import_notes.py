@@ -7,7 +7,6 @@ from django.db import DatabaseError, transaction
 
 from notes.management.commands.export_notes import _user
 from notes.management.progress import Progress
-from notes.services import note_create_many
 from notes.transfer import entries, importing
 
 
@@ -65,9 +64,9 @@ class Command(BaseCommand):
     def create(self, source, owner, count, batch_size):
         created = 0
         with Progress(self.stderr, "Importing", count) as progress:
-            for batch in batched((entry.fields for entry in importing.validated(source)), batch_size):
+            for batch in batched(importing.validated(source), batch_size):
                 try:
-                    created += len(note_create_many(owner=owner, notes=batch))
+                    created += len(importing.entries_create(owner=owner, entries=batch))
                 except DatabaseError as exc:
                     raise CommandError(
                         f"Stopped after {created} of {count} note(s), which were kept: {exc}. "

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from notes.attachments.files import files_sweep
 from notes.feed import forget_tombstones
 from notes.models import Note
 from notes.services import notes_purge
@@ -11,9 +12,10 @@ from notes.services import notes_purge
 
 class Command(BaseCommand):
     help = (
-        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago, and forget the change feed's "
-        "tombstones of notes deleted forever more than NOTES_FEED_TOMBSTONE_DAYS days ago. Safe to run from "
-        "cron while the server runs: it deletes in short transactions and leaves alone a note restored meanwhile."
+        "Delete forever the notes trashed more than NOTES_TRASH_DAYS days ago, the stored files no attachment "
+        "refers to any more, and the change feed's tombstones of notes deleted forever more than "
+        "NOTES_FEED_TOMBSTONE_DAYS days ago. Safe to run from cron while the server runs: it deletes in short "
+        "transactions and leaves alone a note restored meanwhile."
     )
 
     def add_arguments(self, parser):
@@ -37,3 +39,6 @@ class Command(BaseCommand):
             f"Forgot {forgotten} change feed tombstone(s) of notes deleted forever before "
             f"{remembered_since:%Y-%m-%d %H:%M} UTC."
         )
+        swept = files_sweep()
+        if swept:
+            self.stdout.write(f"Deleted {swept} stored file(s) no attachment refers to.")

@@ -1,0 +1,99 @@
+"""A stored file as an HTTP answer: streamed, with ranges, and unable to run as this site.
+
+Every answer carries the stored (sniffed) content type, `nosniff`, and a
+content security policy that sandboxes the file should a browser open it
+as a page; only plain images (`INLINE_TYPES`) are shown inline, everything
+else is `Content-Disposition: attachment`. The ETag is the SHA-256.
+"""
+
+import re
+
+from django.http import FileResponse, HttpResponse
+from django.utils.cache import parse_etags
+from django.utils.http import content_disposition_header
+
+from notes.attachments.sniff import INLINE_TYPES
+from notes.attachments.storage import CHUNK_BYTES, open_range
+
+# A single range (RFC 9110 14.1.2): `first-last`, `first-`, or `-suffix`;
+# 19 digits at most, so no number is too long to read.
+BYTE_RANGE = re.compile(r"\s*(\d{0,19})\s*-\s*(\d{0,19})\s*")
+SANDBOX = "default-src 'none'; sandbox"
+
+
+class Unsatisfiable(Exception):
+    """A Range header for bytes this file does not have, or one that cannot be read."""
+
+
+def parse_range(header, size):
+    """(start, length) of the one byte range asked for, or None for the whole file.
+
+    A unit other than bytes, or several ranges, are ignored: the whole file
+    answers (RFC 9110 allows either). A malformed or unsatisfiable byte
+    range raises Unsatisfiable (416).
+    """
+    if header is None:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        return None
+    match = BYTE_RANGE.fullmatch(spec)
+    if not match or not (match[1] or match[2]):
+        raise Unsatisfiable
+    if match[1]:
+        start = int(match[1])
+        end = min(int(match[2]), size - 1) if match[2] else size - 1
+        if (match[2] and int(match[2]) < start) or start >= size:
+            raise Unsatisfiable
+    else:
+        suffix = int(match[2])
+        if suffix == 0:
+            raise Unsatisfiable
+        start, end = max(size - suffix, 0), size - 1
+    return start, end - start + 1
+
+
+def file_response(request, stored, filename, *, cache_control="private, no-cache"):
+    """Answer the stored file: 200, 206 for a range, 304, or 416."""
+    etag = f'"{stored.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": cache_control,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": SANDBOX,
+        "Content-Disposition": content_disposition_header(stored.content_type not in INLINE_TYPES, filename),
+    }
+    if _matches(request.headers.get("If-None-Match"), etag):
+        return HttpResponse(status=304, headers=headers)
+
+    byte_range = None
+    if request.headers.get("If-Range", etag) == etag:  # a stale If-Range gets the whole file
+        try:
+            byte_range = parse_range(request.headers.get("Range"), stored.size)
+        except Unsatisfiable:
+            headers["Content-Range"] = f"bytes */{stored.size}"
+            return HttpResponse(status=416, headers=headers)
+    start, length = byte_range or (0, stored.size)
+    if byte_range:
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{stored.size}"
+    status = 206 if byte_range else 200
+
+    if request.method == "HEAD":
+        response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
+    else:
+        response = FileResponse(
+            open_range(stored.name, start, length), status=status, headers=headers, content_type=stored.content_type
+        )
+        response.block_size = CHUNK_BYTES
+    response["Content-Length"] = str(length)
+    return response
+
+
+def _matches(header, etag):
+    if header is None:
+        return False
+    tags = parse_etags(header)
+    return tags == ["*"] or etag in (tag.removeprefix("W/") for tag in tags)

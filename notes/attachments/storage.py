@@ -1,0 +1,72 @@
+"""The attachments storage (`STORAGES["attachments"]`), and reading part of a file from it.
+
+Django's storage API has no way to read a byte range without opening the
+whole file, and django-storages' S3 file downloads the whole object before
+the first byte is read; a 25 MiB download must not sit in a worker's memory.
+So each storage class here adds `open_range`, a file-like object that reads
+only the bytes asked for, a chunk at a time; any other storage configured
+falls back to `open` and `seek`.
+"""
+
+import secrets
+
+from django.core.files.storage import FileSystemStorage, storages
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+CHUNK_BYTES = 64 * 1024
+
+
+def attachment_storage():
+    return storages["attachments"]
+
+
+def new_name(owner_id, sha256):
+    """A name no stored file has had: deleting an old file never touches a new one."""
+    return f"{owner_id}/{sha256[:2]}/{sha256}-{secrets.token_hex(8)}"
+
+
+def open_range(name, start, length):
+    """A file-like object over `length` bytes of the stored file `name` from `start`."""
+    storage = attachment_storage()
+    if hasattr(storage, "open_range"):
+        return storage.open_range(name, start, length)
+    file = storage.open(name, "rb")
+    file.seek(start)
+    return LimitedReader(file, length)
+
+
+class LimitedReader:
+    """Reads at most `length` bytes of `file`, then nothing; closes it."""
+
+    def __init__(self, file, length):
+        self.file = file
+        self.remaining = length
+
+    def read(self, size=CHUNK_BYTES):
+        if self.remaining <= 0:
+            return b""
+        data = self.file.read(min(size, self.remaining) if size >= 0 else self.remaining)
+        self.remaining -= len(data)
+        return data
+
+    def close(self):
+        self.file.close()
+
+
+class FileSystemAttachmentStorage(FileSystemStorage):
+    """The data folder (`NOTES_DATA_DIR/attachments`)."""
+
+    def open_range(self, name, start, length):
+        file = open(self.path(name), "rb")  # noqa: SIM115 (the reader closes it)
+        file.seek(start)
+        return LimitedReader(file, length)
+
+
+class S3AttachmentStorage(S3Storage):
+    """An S3-compatible bucket (`NOTES_S3_*`); ranges are fetched with a ranged GET."""
+
+    def open_range(self, name, start, length):
+        key = self._normalize_name(clean_name(name))
+        answer = self.bucket.Object(key).get(Range=f"bytes={start}-{start + length - 1}")
+        return LimitedReader(answer["Body"], length)

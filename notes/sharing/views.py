@@ -1,0 +1,202 @@
+import base64
+import hashlib
+import math
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_safe
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+
+from notes.attachments.downloads import file_response
+from notes.models import Note, PublicLink
+from notes.serializers import StrictFieldsMixin
+from notes.sharing import rendering
+from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
+from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin
+
+CSS = (Path(__file__).resolve().parent.parent / "templates" / "notes" / "shared_note.css").read_text()
+CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+# No script at all; the page's one style element by its hash; images from this site only.
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'none'",
+        f"style-src 'sha256-{CSS_HASH}'",
+        "img-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_POLICY,
+    "X-Robots-Tag": "noindex, nofollow, noarchive",
+    # The token is in the URL: never sent on to another site.
+    "Referrer-Policy": "no-referrer",
+    # Nothing kept: a revoked link must stop working at once, for everyone.
+    "Cache-Control": "no-store",
+}
+NOT_FOUND = (
+    b'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="robots" content="noindex">'
+    b"<title>Not found</title></head>\n<body><p>There is no note at this link.</p></body>\n</html>\n"
+)
+TOO_MANY = (
+    b'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="robots" content="noindex">'
+    b"<title>Too many requests</title></head>\n<body><p>Too many requests: try again shortly.</p></body>\n</html>\n"
+)
+
+
+# The API: a note's link
+
+
+class PublicLinkSerializer(serializers.ModelSerializer):
+    """A note's public link: the page anyone with it may read."""
+
+    url = serializers.SerializerMethodField(help_text="The page anyone with the link opens.")
+
+    class Meta:
+        model = PublicLink
+        fields = ["token", "url", "expires_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, link):
+        return self.context["request"].build_absolute_uri(reverse("shared-note", args=[link.token]))
+
+
+class PublicLinkOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
+    """What a new link may be given: when it expires."""
+
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the link stops working, in the future; null: never."
+    )
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
+    """The public link of one of the requesting user's live notes: at most one at a time."""
+
+    queryset = Note.objects.alive()
+    serializer_class = PublicLinkSerializer
+
+    @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
+        description="The note's live link; 404 when it has none (never shared, revoked or expired).",
+        responses={200: PublicLinkSerializer},
+    )
+    def get(self, request, *args, **kwargs):
+        link = PublicLink.objects.live().filter(note=self.get_object()).first()
+        if link is None:
+            return Response({"detail": "This note has no public link."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(self.get_serializer(link).data)
+
+    @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
+        description=(
+            "Share the note: a new link with a new random token, replacing the previous link, which stops "
+            "working at once. `expires_at` (optional) must be in the future; without it the link never expires."
+        ),
+        request=PublicLinkOptionsSerializer,
+        responses={201: PublicLinkSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        note = self.get_object()
+        options = PublicLinkOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        link = public_link_create(note=note, expires_at=options.validated_data.get("expires_at"))
+        return Response(self.get_serializer(link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[NOTE_ID_PARAMETER],
+        description="Revoke the note's link: it stops working at once. 404 when it has none.",
+        responses={204: None, 404: OpenApiResponse(description="The note has no link.")},
+    )
+    def delete(self, request, *args, **kwargs):
+        if not public_link_revoke(note=self.get_object()):
+            return Response({"detail": "This note has no public link."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# The page a link opens, and its images
+
+
+class PublicLinkThrottle(SimpleRateThrottle):
+    """NOTES_PUBLIC_LINK_RATE requests per client address to public links, counted in the shared cache."""
+
+    scope = "public_link"
+
+    def get_rate(self):
+        return settings.NOTES_PUBLIC_LINK_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _throttled(request):
+    """A 429 answer if the address is over its rate, else None."""
+    throttle = PublicLinkThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    wait = throttle.wait()
+    response = HttpResponse(TOO_MANY, status=429, headers=PAGE_HEADERS)
+    response["Retry-After"] = str(max(1, math.ceil(wait or 1)))
+    return response
+
+
+def _not_found():
+    """The one answer for a revoked, expired, unknown or trashed note's link."""
+    return HttpResponse(NOT_FOUND, status=404, headers=PAGE_HEADERS)
+
+
+@require_safe
+def shared_note(request, token):
+    """The note a live link shows, read-only: its Markdown rendered safe, and its images."""
+    if throttled := _throttled(request):
+        return throttled
+    link = live_link(token)
+    if link is None:
+        return _not_found()
+    note = link.note
+    images = shared_images(link)
+    urls = {image.pk: reverse("shared-attachment", args=[token, image.pk]) for image in images}
+    shown_inline = rendering.referenced_attachments(note.content)
+    page = render_to_string(
+        "notes/shared_note.html",
+        {
+            "note": note,
+            # The project's own CSS, whose hash is in the policy; the note sanitised by nh3.
+            "css": mark_safe(CSS),
+            "content": mark_safe(rendering.render(note.content, urls)),
+            "images": [
+                {"url": urls[image.pk], "filename": image.filename} for image in images if image.pk not in shown_inline
+            ],
+        },
+    )
+    return HttpResponse(page, headers=PAGE_HEADERS)
+
+
+@require_safe
+def shared_attachment(request, token, attachment_id):
+    """An image of the note a live link shows; the same 404 as the page otherwise."""
+    if throttled := _throttled(request):
+        return throttled
+    attachment = shared_image(token, int(attachment_id))
+    if attachment is None:
+        return _not_found()
+    response = file_response(request, attachment.file, attachment.filename)
+    response["X-Robots-Tag"] = PAGE_HEADERS["X-Robots-Tag"]
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,147 @@
+"""Attachments in S3-compatible storage (django-storages), faked in process by moto.
+
+The file system is what every other attachment test uses.
+"""
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from notes.attachments.storage import LimitedReader, attachment_storage, open_range
+from notes.models import StoredFile
+from notes.tests.attachment_helpers import body, upload
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+BUCKET = "notes-attachments"
+DATA = os.urandom(1024 * 1024 + 3)
+
+
+@pytest.fixture
+def s3(settings, monkeypatch):
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "attachments": {
+                "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
+                "OPTIONS": {
+                    "bucket_name": BUCKET,
+                    "region_name": "us-east-1",
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                    "location": "attachments",
+                    "default_acl": None,
+                    "file_overwrite": True,
+                },
+            },
+        }
+        yield client
+
+
+def keys(client):
+    return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def test_uploads_go_to_the_bucket(s3, auth_client, user):
+    created = upload(auth_client, NoteFactory(owner=user), DATA).json()
+
+    [key] = keys(s3)
+    assert key == f"attachments/{StoredFile.objects.get().name}"
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == DATA
+    assert created["size"] == len(DATA)
+
+
+def test_downloads_and_ranges_come_from_the_bucket(s3, auth_client, user):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+
+    whole = auth_client.get(url)
+    part = auth_client.get(url, HTTP_RANGE="bytes=1000-1999")
+
+    assert body(whole) == DATA
+    assert part.status_code == 206
+    assert body(part) == DATA[1000:2000]
+
+
+def test_a_range_is_fetched_with_a_ranged_get_not_the_whole_object(s3, auth_client, user):
+    upload(auth_client, NoteFactory(owner=user), DATA)
+    requested = []
+
+    def record(params, **kwargs):
+        requested.append(params.get("Range"))
+
+    storage = attachment_storage()
+    storage.connection.meta.client.meta.events.register("before-parameter-build.s3.GetObject", record)
+    reader = open_range(StoredFile.objects.get().name, 10, 5)
+
+    assert reader.read() == DATA[10:15]
+    assert requested == ["bytes=10-14"]
+
+
+def test_deleting_the_last_attachment_deletes_the_object(s3, auth_client, user, django_capture_on_commit_callbacks):
+    created = upload(auth_client, NoteFactory(owner=user), DATA).json()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.delete(created["url"])
+
+    assert keys(s3) == []
+
+
+def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
+    import subprocess
+    import sys
+
+    from notesite.tests.servers import BASE_DIR
+
+    script = (
+        "import django; django.setup(); from notes.attachments.storage import attachment_storage as s; "
+        "st = s(); print(type(st).__name__, st.bucket_name, st.endpoint_url, st.location, st.addressing_style)"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "notesite.settings",
+        "NOTES_DATA_DIR": str(tmp_path),
+        "NOTES_S3_BUCKET": "my-notes",
+        "NOTES_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "NOTES_S3_PREFIX": "files",
+        "NOTES_S3_ADDRESSING_STYLE": "path",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["S3AttachmentStorage", "my-notes", "http://127.0.0.1:9000", "files", "path"]
+
+
+def test_without_a_bucket_files_stay_in_the_data_folder(tmp_path):
+    import subprocess
+    import sys
+
+    from notesite.tests.servers import BASE_DIR
+
+    script = (
+        "import django; django.setup(); from notes.attachments.storage import attachment_storage as s; "
+        "st = s(); print(type(st).__name__, st.location)"
+    )
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "notesite.settings", "NOTES_DATA_DIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["FileSystemAttachmentStorage", str(tmp_path / "attachments")]
+
+
+def test_limited_reader_stops_at_its_length():
+    import io
+
+    reader = LimitedReader(io.BytesIO(b"0123456789"), 4)
+
+    assert [reader.read(3), reader.read(3), reader.read(3)] == [b"012", b"3", b""]
