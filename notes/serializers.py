@@ -252,20 +252,24 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         return note_update(note=instance, **validated_data)
 
 
+# A note as the API shows it, for the schema's examples.
+EXAMPLE_NOTE = {
+    "id": 42,
+    "url": "http://127.0.0.1:8000/api/notes/42/",
+    "title": "Groceries",
+    "content": "milk, eggs, bread",
+    "pinned": True,
+    "tags": ["home", "shopping"],
+    "created_at": "2026-11-24T10:00:00.123456Z",
+    "updated_at": "2026-11-24T18:30:00.654321Z",
+    "version": 5,
+    "snippet": None,
+}
+
+
 def conflict_example(**current):
     """A 412 answer: the client sent If-Match "3" and wanted to change the title."""
-    note = {
-        "id": 42,
-        "url": "http://127.0.0.1:8000/api/notes/42/",
-        "title": "Groceries",
-        "content": "milk, eggs, bread",
-        "pinned": True,
-        "tags": ["home", "shopping"],
-        "created_at": "2026-11-24T10:00:00.123456Z",
-        "updated_at": "2026-11-24T18:30:00.654321Z",
-        "version": 5,
-        **current,
-    }
+    note = {**EXAMPLE_NOTE, **current}
     return OpenApiExample(
         "Conflict",
         summary="A stale If-Match",
@@ -435,17 +439,7 @@ class ChangeListField(serializers.Field):
             description="Note 42 was edited, note 7 moved to the trash, note 3 deleted forever.",
             value={
                 "changes": [
-                    {
-                        "id": 42,
-                        "url": "http://127.0.0.1:8000/api/notes/42/",
-                        "title": "Groceries",
-                        "content": "milk, eggs, bread",
-                        "pinned": True,
-                        "tags": ["home", "shopping"],
-                        "created_at": "2026-11-24T10:00:00.123456Z",
-                        "updated_at": "2026-11-24T18:30:00.654321Z",
-                        "version": 5,
-                    },
+                    EXAMPLE_NOTE,
                     {"id": 7, "deleted": "trashed", "deleted_at": "2026-11-24T18:31:02.000001Z"},
                     {"id": 3, "deleted": "purged", "deleted_at": "2026-11-24T18:32:40.250000Z"},
                 ],
