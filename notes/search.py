@@ -25,7 +25,8 @@ notes ranks only its newest matches, which keeps every search fast.
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BooleanField, F, FloatField, Func, Lookup
+from django.db.models import BooleanField, F, FloatField, Func, Lookup, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL
 
 from notes.models import Note, SearchDocumentField
@@ -145,14 +146,23 @@ def tsquery_text(terms, operator="&"):
 def _search_postgresql(queryset, *, owner, terms):
     every = tsquery_text(terms, "&")
     matches = RawSQL("search_vector @@ to_tsquery('simple'::regconfig, %s)", [every], output_field=BooleanField())
-    window = Note.objects.owned_by(owner).alive().filter(matches).order_by("-id").values("id")[: search_window()]
+    # The window is the newest `search_window()` matches: every match from
+    # the window-th newest one's id on. One scalar subquery, run once (an
+    # "IN (window)" would be planned as a loop over it while the table's
+    # statistics are stale, e.g. right after an import).
+    size = search_window()
+    nth_newest = Note.objects.owned_by(owner).alive().filter(matches).order_by("-id").values("id")[size - 1 : size]
     rank = RawSQL(
         "(CASE WHEN ts_filter(search_vector, '{a}') @@ to_tsquery('simple'::regconfig, %s) THEN 1 ELSE 0 END)"
         " + ts_rank(search_vector, to_tsquery('simple'::regconfig, %s), 32)",
         [tsquery_text(terms, "|"), every],
         output_field=FloatField(),
     )
-    return queryset.filter(pk__in=window).annotate(search_rank=rank)
+    return (
+        queryset.filter(matches)
+        .filter(pk__gte=Coalesce(Subquery(nth_newest), Value(0)))
+        .annotate(search_rank=rank)
+    )
 
 
 def search_window():
