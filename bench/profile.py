@@ -1,0 +1,98 @@
+"""Where the time of one request goes: a pyinstrument profile of GET one note.
+
+    python bench/profile.py [--requests 2000] [--path /api/notes/{id}/]
+
+The request goes straight into the WSGI handler (as gunicorn calls it, minus
+the socket), many times, so the profile shows the service's own work.
+Writes the "profile" section of bench/RESULTS.md.
+"""
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.instructions import SETUP  # noqa: E402
+from bench.results import write_section  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--path", default="/api/notes/{id}/")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="notes-profile-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(NOTES_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="notesite.settings")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True
+    )
+    setup = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"],
+        input=SETUP,
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    token = setup.stdout.split()[-1]
+    os.environ.update(env)
+
+    import django
+
+    django.setup()
+    import logging
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from pyinstrument import Profiler
+
+    from notes.models import Note
+
+    logging.disable(logging.CRITICAL)
+    app = WSGIHandler()
+    path = args.path.replace("{id}", str(Note.objects.order_by("-id").values_list("id", flat=True)[0]))
+    route, _, query = path.partition("?")
+
+    def request():
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": route,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "HTTP_AUTHORIZATION": f"Token {token}",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.errors": sys.stderr,
+        }
+        b"".join(app(environ, lambda status, headers: None))
+
+    for _ in range(50):
+        request()
+    profiler = Profiler(interval=0.0001)
+    with profiler:
+        for _ in range(args.requests):
+            request()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    print(text)
+    write_section(
+        "profile",
+        f"## Where the time of one request goes\n\n`python bench/profile.py` ({args.requests} x GET "
+        f"`{args.path}` through the WSGI handler, pyinstrument, frames under 1% hidden):\n\n```\n"
+        + "\n".join(line for line in text.splitlines() if line.strip())
+        + "\n```\n",
+    )
+
+
+if __name__ == "__main__":
+    main()
