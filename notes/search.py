@@ -26,8 +26,8 @@ notes ranks only its newest matches, which keeps every search fast.
 from django.conf import settings
 from django.db import connections
 from django.db.models import BooleanField, F, FloatField, Func, Lookup, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from notes.models import Note, SearchDocumentField
 
@@ -158,11 +158,7 @@ def _search_postgresql(queryset, *, owner, terms):
         [tsquery_text(terms, "|"), every],
         output_field=FloatField(),
     )
-    return (
-        queryset.filter(matches)
-        .filter(pk__gte=Coalesce(Subquery(nth_newest), Value(0)))
-        .annotate(search_rank=rank)
-    )
+    return queryset.filter(matches).filter(pk__gte=Coalesce(Subquery(nth_newest), Value(0))).annotate(search_rank=rank)
 
 
 def search_window():
