@@ -1,6 +1,7 @@
 import copy
 import datetime
 from collections.abc import Mapping
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -223,6 +224,10 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         "<mark>...</mark>. Null outside a search."
     )
 
+    # The columns a note's representation reads (with a search's rank where a
+    # search annotates one): a page of notes is read as these, see NoteRow.
+    read_columns = ("id", "title", "content", "pinned", "tags", "created_at", "updated_at", "version")
+
     class Meta:
         model = Note
         fields = [
@@ -250,6 +255,24 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
 
     def update(self, instance, validated_data):
         return note_update(note=instance, **validated_data)
+
+
+class NoteRow(SimpleNamespace):
+    """A note as a page of the list reads it: NoteSerializer's read_columns as attributes.
+
+    Building fifty model instances was a third of the time of a page; a page
+    is read with values() instead and represented by the same serializer
+    (tests compare the two representations).
+    """
+
+    @classmethod
+    def page_of(cls, queryset):
+        """The queryset as rows of the shown columns and its selected annotations (a search's rank)."""
+        return queryset.values(*NoteSerializer.read_columns, *queryset.query.annotation_select)
+
+    @property
+    def pk(self):
+        return self.id
 
 
 # A note as the API shows it, for the schema's examples.

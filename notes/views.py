@@ -17,6 +17,7 @@ from notes.searchtext import query_terms
 from notes.serializers import (
     ChangesSerializer,
     NoteConflictSerializer,
+    NoteRow,
     NoteSerializer,
     RevisionSerializer,
     TagNameField,
@@ -91,6 +92,12 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         if self.action != "list" or not self.request.query_params.keys() & NoteFilter.base_filters.keys():
             return queryset
         return super().filter_queryset(queryset)
+
+    def paginate_queryset(self, queryset):
+        if self.action != "list":
+            return super().paginate_queryset(queryset)
+        page = super().paginate_queryset(NoteRow.page_of(queryset))
+        return [NoteRow(**row) for row in page]
 
     def get_serializer_context(self):
         context = super().get_serializer_context()

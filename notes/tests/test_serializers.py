@@ -77,3 +77,25 @@ def test_trash_and_revision_representations_equal_drfs_own(user, request_context
         assert serializer.to_representation(instance) == serializers.ModelSerializer.to_representation(
             serializer, instance
         )
+
+
+@pytest.mark.parametrize("search", [None, "alpha"])
+def test_a_page_read_as_rows_is_represented_as_the_notes_are(user, request_context, search):
+    from notes.models import Note
+    from notes.search import search_notes
+    from notes.searchtext import query_terms
+    from notes.serializers import NoteRow
+
+    NoteFactory(owner=user, title="alpha", content="x", tags=["b", "a"], pinned=True)
+    NoteFactory(owner=user, title="beta", content="alpha and more", tags=[])
+    queryset = Note.objects.alive().without_search_text().owned_by(user).order_by("id")
+    if search:
+        queryset = search_notes(queryset, owner=user, terms=query_terms(search)).order_by("id")
+    context = {**request_context, "search_terms": query_terms(search or "")}
+
+    as_notes = NoteSerializer(list(queryset), many=True, context=context).data
+    as_rows = NoteSerializer([NoteRow(**row) for row in NoteRow.page_of(queryset)], many=True, context=context).data
+
+    assert as_rows == as_notes
+    assert len(as_rows) == 2
+    assert all((item["snippet"] is not None) == bool(search) for item in as_rows)
