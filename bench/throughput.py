@@ -36,7 +36,7 @@ from bench.results import write_section
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 PYTHON = sys.executable
-SERVER_CORE, LOAD_CORE = "0", "1"
+SERVER_CORE, LOAD_CORE, ALL_CORES = "0", "1", "0,1"
 SEED_NOTES = 1000
 PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/notes_bench"
 
@@ -75,18 +75,25 @@ def wait_until_up(url, process, timeout=60):
 class Target:
     """A server under test: how to start it and which request each scenario sends."""
 
-    def __init__(self, name, command, env, cwd, health_path):
+    def __init__(self, name, command, env, cwd, health_path, cores=SERVER_CORE):
         self.name, self.command, self.env, self.cwd, self.health_path = name, command, env, cwd, health_path
+        self.cores = cores
         self.port = free_port()
         self.process = None
         self.requests = {}
+
+    def replica(self, name, cores, **env):
+        """Another instance of the same server, on its own port, sharing the database."""
+        twin = Target(name, self.command, {**self.env, **env}, self.cwd, self.health_path, cores)
+        twin.requests = self.requests
+        return twin
 
     @property
     def base(self):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        command = ["taskset", "-c", SERVER_CORE, *[part.format(port=self.port) for part in self.command]]
+        command = ["taskset", "-c", self.cores, *[part.format(port=self.port) for part in self.command]]
         self.log = open(Path(self.env.get("BENCH_LOG_DIR", tempfile.gettempdir())) / f"{self.name}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until_up(self.base + self.health_path, self.process)
@@ -249,9 +256,13 @@ def lua_string(value):
     return "nil" if value is None else json.dumps(value)
 
 
-def run_wrk(target, scenario, duration, connections, workdir):
+def run_wrk(target, scenario, duration, connections, workdir, cores=LOAD_CORE):
+    return parse_wrk(start_wrk(target, scenario, duration, connections, workdir, cores))
+
+
+def start_wrk(target, scenario, duration, connections, workdir, cores=LOAD_CORE):
     method, paths, headers, body = target.requests[scenario]
-    script = workdir / "wrk.lua"
+    script = workdir / f"wrk-{target.name}.lua"
     script.write_text(
         WRK_SCRIPT.format(
             paths="{" + ", ".join(lua_string(p) for p in paths) + "}",
@@ -260,24 +271,15 @@ def run_wrk(target, scenario, duration, connections, workdir):
             method=method,
         )
     )
-    result = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            LOAD_CORE,
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "-s",
-            str(script),
-            target.base,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    command = ["taskset", "-c", cores, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script)]
+    return subprocess.Popen([*command, target.base], stdout=subprocess.PIPE, text=True)
+
+
+def parse_wrk(process):
+    stdout, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"wrk exited with {process.returncode}")
+    line = next(line for line in stdout.splitlines() if line.startswith("BENCH_JSON "))
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     figures["rps"] = figures["requests"] / figures["seconds"]
     return figures
@@ -356,6 +358,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--instances-duration", type=int, default=10, help="seconds per run of one vs two instances (0: skip)"
+    )
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--chart", type=Path, default=BENCH_DIR / "throughput.png")
     args = parser.parse_args()
@@ -395,7 +400,97 @@ def main():
     print("\n" + table)
     draw_chart(results, names, scenarios, args.chart)
     write_results(args, table)
+
+    postgres = next((target for target in services if target.name == "service-postgresql"), None)
+    if postgres is not None and args.instances_duration:
+        instances_table = compare_instances(postgres, args, workdir)
+        print("\n" + instances_table)
+        write_instances_results(args, instances_table)
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+INSTANCE_SCENARIOS = ["GET one note", "PATCH"]
+
+
+def compare_instances(postgres, args, workdir):
+    """One instance against two on the same PostgreSQL and Redis, neither pinned.
+
+    Each instance is the production gunicorn (WEB_CONCURRENCY workers) on its
+    own port; with two, each gets its own wrk with half the connections, run
+    at the same time, and their requests are added up.
+    """
+    shared = {"REDIS_URL": "redis://127.0.0.1:6379/14"}
+    one = [postgres.replica("one instance", ALL_CORES, **shared)]
+    two = [postgres.replica(f"instance {n}", ALL_CORES, **shared) for n in (1, 2)]
+    runs = {}
+    for instances in (one, two):
+        for target in instances:
+            target.start()
+    try:
+        for round_number in range(args.rounds):
+            for scenario in INSTANCE_SCENARIOS:
+                for label, instances in (("one instance", one), ("two instances", two)):
+                    connections = max(1, args.connections // len(instances))
+                    loads = [
+                        start_wrk(target, scenario, args.instances_duration, connections, workdir, ALL_CORES)
+                        for target in instances
+                    ]
+                    parts = [parse_wrk(load) for load in loads]
+                    figures = {
+                        "rps": sum(part["rps"] for part in parts),
+                        "p50_ms": statistics.median(part["p50_ms"] for part in parts),
+                        "p99_ms": max(part["p99_ms"] for part in parts),
+                        "non_2xx": sum(part["non_2xx"] for part in parts),
+                        "errors": sum(part["errors"] for part in parts),
+                    }
+                    runs.setdefault((label, scenario), []).append(figures)
+                    print(
+                        f"round {round_number + 1} {scenario:18} {label:18} {figures['rps']:8.0f} req/s "
+                        f"p50 {figures['p50_ms']:6.2f} ms  non-2xx {figures['non_2xx']}",
+                        flush=True,
+                    )
+    finally:
+        for target in one + two:
+            target.stop()
+    results = {key: summarise(value) for key, value in runs.items()}
+    lines = [
+        "| scenario | instances | req/s | p50 ms | p99 ms | non-2xx | two vs one |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in INSTANCE_SCENARIOS:
+        single = results[("one instance", scenario)]
+        for label in ("one instance", "two instances"):
+            figures = results[(label, scenario)]
+            lines.append(
+                f"| {scenario} | {label} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} | "
+                f"{figures['non_2xx'] + figures['errors']} | "
+                f"{ratio(figures['rps'], single['rps']) if label != 'one instance' else ''} |"
+            )
+    return "\n".join(lines)
+
+
+def write_instances_results(args, table):
+    text = textwrap.dedent(
+        f"""\
+        ## One instance or two on one PostgreSQL
+
+        Measured {datetime.date.today().isoformat()} on {machine_description()}, by `make bench`
+        (`--instances-duration {args.instances_duration} --rounds {args.rounds} --connections
+        {args.connections}`): the production gunicorn ({os.environ.get("WEB_CONCURRENCY", "2")} workers per
+        instance) against one PostgreSQL database and one Redis (the shared cache), 1,000 seeded notes; one
+        instance with one wrk, or two instances on their own ports with one wrk each and half the
+        connections, run at the same time and added up; rounds interleaved.
+
+        {{table}}
+
+        The caveat: this machine has 2 cores, shared by PostgreSQL, Redis, wrk and every worker of
+        every instance, so a second instance cannot add CPU here; what the figures show is that
+        instances share the database and the cache without getting in each other's way (no errors,
+        no lost throughput). On machines of their own, instances add what their cores add until
+        PostgreSQL's own CPU or its connection limit is reached (docs/deploy.md).
+        """
+    )
+    write_section("instances", text.replace("{table}", table), args.results)
 
 
 def write_results(args, table):
