@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format schema check-schema bench bench-scale bench-memory clean
+.PHONY: run test lint format schema check-schema bench bench-scale bench-memory wrk clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -31,9 +31,10 @@ check-schema: $(VENV)/.installed-dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	diff -u docs/openapi.yaml $(VENV)/openapi.yaml
 
-# Throughput per core against the tutorial's app and a bare WSGI ceiling
-# (needs wrk and taskset; writes bench/RESULTS.md and bench/throughput.png).
-bench: $(VENV)/.installed-dev
+# Throughput per core against the tutorial's app and a bare WSGI ceiling, and
+# one instance against two on PostgreSQL (writes bench/RESULTS.md and
+# bench/throughput.png). wrk comes from Debian's package.
+bench: $(VENV)/.installed-dev wrk
 	$(BIN)/python bench/throughput.py $(ARGS)
 
 # Seed 1,000,000 notes on SQLite and PostgreSQL and time search and paging
@@ -41,9 +42,12 @@ bench: $(VENV)/.installed-dev
 bench-scale: $(VENV)/.installed-dev
 	$(BIN)/python bench/scale.py
 
-# A worker's RSS across 100,000 requests (needs wrk; writes bench/RESULTS.md).
-bench-memory: $(VENV)/.installed-dev
+# A worker's RSS across 100,000 requests (writes bench/RESULTS.md).
+bench-memory: $(VENV)/.installed-dev wrk
 	$(BIN)/python bench/memory.py $(ARGS)
+
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 clean:
 	rm -rf $(VENV) staticfiles

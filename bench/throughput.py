@@ -1,6 +1,7 @@
 """Throughput per core: the service against the tutorial's app and a bare WSGI ceiling.
 
     python bench/throughput.py [--duration 10] [--rounds 2] [--databases sqlite,postgresql]
+                               [--instances-duration 10] [--instances-only]
 
 Every server is pinned to core 0 with taskset and wrk to core 1. The service
 runs its production configuration (gunicorn with notesite.gunicorn, DEBUG
@@ -10,6 +11,10 @@ the tutorial says; the bare WSGI app answers fixed notes under the service's
 own gunicorn configuration. Runs are interleaved (A B C A B C) so drift on a
 shared machine hits every contender alike. Prints a table of ratios, writes
 bench/RESULTS.md and draws bench/throughput.png.
+
+Then, on PostgreSQL, one instance against two (and against one opening a
+connection per request), unpinned, sharing the database and Redis: the
+"instances" section of bench/RESULTS.md.
 """
 
 import argparse
@@ -361,16 +366,29 @@ def main():
     parser.add_argument(
         "--instances-duration", type=int, default=10, help="seconds per run of one vs two instances (0: skip)"
     )
+    parser.add_argument("--instances-only", action="store_true", help="only one instance against two")
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--chart", type=Path, default=BENCH_DIR / "throughput.png")
     args = parser.parse_args()
 
-    scenarios = ["GET one note", "GET a page of 50", "POST", "PATCH", "search"]
     workdir = Path(tempfile.mkdtemp(prefix="notes-bench-"))
     services = []
-    for database in args.databases.split(","):
+    for database in ["postgresql"] if args.instances_only else args.databases.split(","):
         url = PG_BENCH_URL if database == "postgresql" else None
         services.append(prepare_service(f"service-{database}", workdir, url))
+    if not args.instances_only:
+        compare_per_core(services, args, workdir)
+
+    postgres = next((target for target in services if target.name == "service-postgresql"), None)
+    if postgres is not None and args.instances_duration:
+        instances_table = compare_instances(postgres, args, workdir)
+        print("\n" + instances_table)
+        write_instances_results(args, instances_table)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare_per_core(services, args, workdir):
+    scenarios = ["GET one note", "GET a page of 50", "POST", "PATCH", "search"]
     contenders = [*services, prepare_tutorial(workdir), prepare_ceiling(workdir)]
 
     runs = {}
@@ -401,13 +419,6 @@ def main():
     draw_chart(results, names, scenarios, args.chart)
     write_results(args, table)
 
-    postgres = next((target for target in services if target.name == "service-postgresql"), None)
-    if postgres is not None and args.instances_duration:
-        instances_table = compare_instances(postgres, args, workdir)
-        print("\n" + instances_table)
-        write_instances_results(args, instances_table)
-    shutil.rmtree(workdir, ignore_errors=True)
-
 
 INSTANCE_SCENARIOS = ["GET one note", "PATCH"]
 
@@ -420,16 +431,20 @@ def compare_instances(postgres, args, workdir):
     at the same time, and their requests are added up.
     """
     shared = {"REDIS_URL": "redis://127.0.0.1:6379/14"}
-    one = [postgres.replica("one instance", ALL_CORES, **shared)]
-    two = [postgres.replica(f"instance {n}", ALL_CORES, **shared) for n in (1, 2)]
+    configurations = {
+        "one instance": [postgres.replica("one instance", ALL_CORES, **shared)],
+        "two instances": [postgres.replica(f"instance {n}", ALL_CORES, **shared) for n in (1, 2)],
+        # What giving up persistent connections costs (docs/deploy.md, "Database connections").
+        "one instance, CONN_MAX_AGE=0": [postgres.replica("unpooled", ALL_CORES, CONN_MAX_AGE="0", **shared)],
+    }
     runs = {}
-    for instances in (one, two):
+    for instances in configurations.values():
         for target in instances:
             target.start()
     try:
         for round_number in range(args.rounds):
             for scenario in INSTANCE_SCENARIOS:
-                for label, instances in (("one instance", one), ("two instances", two)):
+                for label, instances in configurations.items():
                     connections = max(1, args.connections // len(instances))
                     loads = [
                         start_wrk(target, scenario, args.instances_duration, connections, workdir, ALL_CORES)
@@ -450,16 +465,17 @@ def compare_instances(postgres, args, workdir):
                         flush=True,
                     )
     finally:
-        for target in one + two:
-            target.stop()
+        for instances in configurations.values():
+            for target in instances:
+                target.stop()
     results = {key: summarise(value) for key, value in runs.items()}
     lines = [
-        "| scenario | instances | req/s | p50 ms | p99 ms | non-2xx | two vs one |",
+        "| scenario | instances | req/s | p50 ms | p99 ms | non-2xx | vs one instance |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for scenario in INSTANCE_SCENARIOS:
         single = results[("one instance", scenario)]
-        for label in ("one instance", "two instances"):
+        for label in configurations:
             figures = results[(label, scenario)]
             lines.append(
                 f"| {scenario} | {label} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} | "
@@ -479,15 +495,19 @@ def write_instances_results(args, table):
         {args.connections}`): the production gunicorn ({os.environ.get("WEB_CONCURRENCY", "2")} workers per
         instance) against one PostgreSQL database and one Redis (the shared cache), 1,000 seeded notes; one
         instance with one wrk, or two instances on their own ports with one wrk each and half the
-        connections, run at the same time and added up; rounds interleaved.
+        connections, run at the same time and added up; and one instance opening a database
+        connection per request (`CONN_MAX_AGE=0`, as behind PgBouncer without persistent
+        connections); rounds interleaved.
 
         {{table}}
 
         The caveat: this machine has 2 cores, shared by PostgreSQL, Redis, wrk and every worker of
         every instance, so a second instance cannot add CPU here; what the figures show is that
         instances share the database and the cache without getting in each other's way (no errors,
-        no lost throughput). On machines of their own, instances add what their cores add until
-        PostgreSQL's own CPU or its connection limit is reached (docs/deploy.md).
+        no lost throughput). Writes wait on PostgreSQL's commits more than on the CPU, so a second
+        instance's threads overlap more of those waits. On machines of their own, instances add
+        what their cores add until PostgreSQL's own CPU or its connection limit is reached
+        (docs/deploy.md). Opening a connection per request is what persistent connections save.
         """
     )
     write_section("instances", text.replace("{table}", table), args.results)
