@@ -190,6 +190,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA temp_store=MEMORY"
         ),
     }
+else:
+    # Behind PgBouncer in transaction mode a server-side cursor (iterator())
+    # may outlive the transaction its server connection was lent for.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("NOTES_PGBOUNCER")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

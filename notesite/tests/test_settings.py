@@ -99,3 +99,17 @@ def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
 
     assert result.returncode != 0
     assert name in result.stderr
+
+
+@pytest.mark.parametrize(("value", "disabled"), [(None, False), ("true", True)])
+def test_server_side_cursors_are_off_behind_pgbouncer(tmp_path, value, disabled):
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused")
+    if value is not None:
+        env["NOTES_PGBOUNCER"] = value
+
+    result = run_python(
+        env, "from django.conf import settings; print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(disabled)
