@@ -174,6 +174,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
+    DATABASES["default"]["ENGINE"] = "notesite.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # Writers take the lock when their transaction starts, so two workers
         # never deadlock upgrading a read lock ("database is locked").
