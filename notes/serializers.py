@@ -260,7 +260,7 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
 class NoteRow(SimpleNamespace):
     """A note as a page of the list reads it: NoteSerializer's read_columns as attributes.
 
-    Building fifty model instances was a third of the time of a page; a page
+    Building fifty model instances was a fifth of the time of a page; a page
     is read with values() instead and represented by the same serializer
     (tests compare the two representations).
     """

@@ -96,6 +96,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
     def paginate_queryset(self, queryset):
         if self.action != "list":
             return super().paginate_queryset(queryset)
+        # A page is read as rows, not model instances (NoteRow).
         page = super().paginate_queryset(NoteRow.page_of(queryset))
         return [NoteRow(**row) for row in page]
 
