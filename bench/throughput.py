@@ -504,8 +504,9 @@ def write_instances_results(args, table):
         The caveat: this machine has 2 cores, shared by PostgreSQL, Redis, wrk and every worker of
         every instance, so a second instance cannot add CPU here; what the figures show is that
         instances share the database and the cache without getting in each other's way (no errors;
-        reads within the noise of a shared machine, 0.91x to 1.05x over three runs). Writes wait on PostgreSQL's commits more than on the CPU, so a second
-        instance's threads overlap more of those waits. On machines of their own, instances add
+        reads differ from run to run by the noise of a shared machine). Writes wait on
+        PostgreSQL's commits more than on the CPU, so a second instance's threads overlap more of
+        those waits. On machines of their own, instances add
         what their cores add until PostgreSQL's own CPU or its connection limit is reached
         (docs/deploy.md). Opening a connection per request is what persistent connections save.
         """
