@@ -3,8 +3,8 @@
 SQLite lets one transaction write at a time. A writer that finds the lock
 taken waits in SQLite's busy handler, which polls with sleeps of 1, 2, 5,
 10, 15, 20, 25 ... 100 ms: under load, waiting threads sleep on past the
-moment the lock is freed while the core stands idle, and a write's p99 runs
-to half a second. Here a transaction first takes a lock of the process, which
+moment the lock is freed, and a write's p99 runs to half a second
+(bench/writers.py). Here a transaction first takes a lock of the process, which
 hands over the moment the previous writer commits or rolls back; writers of
 other processes still meet in SQLite's busy handler. The lock only orders:
 if it is not free within the busy timeout, the transaction goes ahead and
