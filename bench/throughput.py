@@ -387,10 +387,11 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def compare_per_core(services, args, workdir):
-    scenarios = ["GET one note", "GET a page of 50", "POST", "PATCH", "search"]
-    contenders = [*services, prepare_tutorial(workdir), prepare_ceiling(workdir)]
+def run_interleaved(contenders, scenarios, args, workdir):
+    """Start the contenders, run each scenario on each in turn for args.rounds rounds, stop them.
 
+    Returns {(contender name, scenario): [wrk figures of each round]}.
+    """
     runs = {}
     try:
         for target in contenders:
@@ -405,13 +406,19 @@ def compare_per_core(services, args, workdir):
                     print(
                         f"round {round_number + 1} {scenario:18} {target.name:18} {figures['rps']:8.0f} req/s "
                         f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
-                        f"non-2xx {figures['non_2xx']}",
+                        f"non-2xx {figures['non_2xx'] + figures['errors']}",
                         flush=True,
                     )
     finally:
         for target in contenders:
             target.stop()
+    return runs
 
+
+def compare_per_core(services, args, workdir):
+    scenarios = ["GET one note", "GET a page of 50", "POST", "PATCH", "search"]
+    contenders = [*services, prepare_tutorial(workdir), prepare_ceiling(workdir)]
+    runs = run_interleaved(contenders, scenarios, args, workdir)
     results = {key: summarise(value) for key, value in runs.items()}
     names = [target.name for target in contenders]
     table = render_table(results, names, scenarios)

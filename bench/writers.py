@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.results import write_section
-from bench.throughput import machine_description, prepare_service, run_wrk
+from bench.throughput import machine_description, prepare_service, run_interleaved
 
 SCENARIOS = ["POST", "PATCH"]
 # The same settings with Django's SQLite backend in place of notesite.sqlite.
@@ -40,24 +40,7 @@ def main():
     queued = prepare_service("writers queued", workdir)
     contenders = [django_backend, queued]
 
-    runs = {}
-    try:
-        for target in contenders:
-            target.start()
-        for round_number in range(args.rounds):
-            for scenario in SCENARIOS:
-                for target in contenders:
-                    figures = run_wrk(target, scenario, args.duration, args.connections, workdir)
-                    runs.setdefault((target.name, scenario), []).append(figures)
-                    print(
-                        f"round {round_number + 1} {scenario:6} {target.name:18} {figures['rps']:6.0f} req/s "
-                        f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
-                        f"non-2xx {figures['non_2xx'] + figures['errors']}",
-                        flush=True,
-                    )
-    finally:
-        for target in contenders:
-            target.stop()
+    runs = run_interleaved(contenders, SCENARIOS, args, workdir)
 
     lines = [
         "| scenario | backend | req/s | p50 ms | p99 ms | worst p99 ms | non-2xx |",
