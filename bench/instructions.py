@@ -1,6 +1,9 @@
 """Instructions per request, counted by valgrind: a figure a busy machine cannot blur.
 
-    python bench/instructions.py [--requests 300] [PATH ...]
+    python bench/instructions.py [--requests 300] [[METHOD ]PATH ...]
+
+A PATH alone is a GET; "POST /api/notes/" creates a note and
+"PATCH /api/notes/{id}/" edits one, with a small JSON body.
 
 Requests go straight into the WSGI handler (no server, no network), so the
 count is the service's own work per request: middleware, DRF, the
@@ -41,18 +44,28 @@ from django.core.handlers.wsgi import WSGIHandler
 from notes.models import Note
 
 app = WSGIHandler()
-token, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+token, request, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+method, _, path = request.rpartition(" ")
+method = method or "GET"
 path = path.replace("{id}", str(Note.objects.order_by("-id").values_list("id", flat=True)[0]))
 route, _, query = path.partition("?")
+sent = iter(range(10**9))  # a new title each time, so no PATCH is a no-op
+
+def body():
+    if method == "GET":
+        return b""
+    return b'{"title": "Counted note %d", "content": "written by the count", "tags": ["count"]}' % next(sent)
 
 def start_response(status, headers):
-    assert status.startswith("200"), status
+    assert status.startswith(("200", "201")), status
 
 def environ():
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": route, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
+    sending = body()
+    return {"REQUEST_METHOD": method, "PATH_INFO": route, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""), "HTTP_AUTHORIZATION": f"Token {token}", "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.errors": sys.stderr}
+            "wsgi.input": io.BytesIO(sending), "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(sending)), "HTTP_AUTHORIZATION": f"Token {token}",
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.errors": sys.stderr}
 
 for _ in range(20):  # warm up: imports, compiled queries, caches
     b"".join(app(environ(), start_response))

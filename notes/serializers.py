@@ -243,6 +243,9 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
             "snippet",
         ]
         read_only_fields = ["created_at", "updated_at", "version"]
+        # No unique constraint involves these fields, so ModelSerializer would
+        # derive none; saying so spares it working that out on every write.
+        validators = []
 
     def get_snippet(self, note) -> str | None:
         terms = self.context.get("search_terms")
