@@ -74,6 +74,26 @@ for _ in range(count):
 """
 
 
+def seeded_environment(prefix):
+    """A fresh SQLite data folder, migrated and seeded (SETUP): the environment to use it, and a token."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(NOTES_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="notesite.settings", PYTHONPATH=str(BASE_DIR))
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True
+    )
+    setup = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"],
+        input=SETUP,
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return env, setup.stdout.split()[-1]
+
+
 def instructions(env, token, path, count):
     valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     result = subprocess.run(
@@ -95,22 +115,7 @@ def main():
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="notes-instructions-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(NOTES_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="notesite.settings", PYTHONPATH=str(BASE_DIR))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True
-    )
-    setup = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"],
-        input=SETUP,
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    token = setup.stdout.split()[-1]
+    env, token = seeded_environment("notes-instructions-")
     for path in args.paths:
         per_request = (
             instructions(env, token, path, args.requests) - instructions(env, token, path, 0)

@@ -10,15 +10,13 @@ Writes the "profile" section of bench/RESULTS.md.
 import argparse
 import io
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.instructions import SETUP  # noqa: E402
+from bench.instructions import seeded_environment  # noqa: E402
 from bench.results import write_section  # noqa: E402
 
 
@@ -28,22 +26,7 @@ def main():
     parser.add_argument("--path", default="/api/notes/{id}/")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="notes-profile-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(NOTES_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="notesite.settings")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True, capture_output=True
-    )
-    setup = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"],
-        input=SETUP,
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    token = setup.stdout.split()[-1]
+    env, token = seeded_environment("notes-profile-")
     os.environ.update(env)
 
     import django
