@@ -26,15 +26,27 @@ from django.utils import timezone
 
 from notes import feed
 from notes.attachments.files import files_release
-from notes.bulk import insert_rows
+from notes.bulk import insert_instance, insert_rows
 from notes.models import Attachment, Note, NoteTag, PurgedNote, Revision
 from notes.searchtext import search_text
+from notesite.prepared import PreparedDelete, PreparedUpdate
 
 EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
 
 # Notes deleted per transaction by `notes_purge`: short enough that a purge of
 # thousands never holds SQLite's write lock long enough to fail a writer.
 PURGE_BATCH_SIZE = 500
+
+# The statements every edit runs, compiled once (notesite.prepared): the
+# compare-and-swap on the note's version, and the pruning of old revisions.
+note_at_version = PreparedUpdate(
+    Note, lambda pk, version: Note.objects.filter(pk=pk, version=version), placeholders=[900_000_001, 900_000_002]
+)
+revisions_up_to = PreparedDelete(
+    Revision,
+    lambda note_id, version: Revision.objects.filter(note_id=note_id, version__lte=version),
+    placeholders=[900_000_001, 900_000_002],
+)
 
 
 class VersionConflict(Exception):
@@ -71,19 +83,12 @@ def check_version(note, if_match):
 
 def note_create(*, owner, title, content="", pinned=False, tags=()):
     now = timezone.now()
+    row = _new_note_row(owner.pk, title=title, content=content, pinned=pinned, tags=tags, created_at=now)
     with transaction.atomic():
-        note = Note.objects.create(
-            change_seq=feed.advance(owner.pk),
-            owner=owner,
-            title=title,
-            content=content,
-            pinned=pinned,
-            tags=list(tags),
-            created_at=now,
-            updated_at=now,
-            **_search_fields(title=title, content=content),
-        )
+        row["change_seq"] = feed.advance(owner.pk)
+        note = insert_instance(Note, row)
         _index_tags(note, old_tags=(), new_tags=note.tags)
+    note.owner = owner
     return note
 
 
@@ -102,25 +107,17 @@ def note_create_many(*, owner, notes, batch_size=5000):
             now = timezone.now()
             rows, tag_names = [], []
             for data in batch:
-                title, content = data["title"], data.get("content", "")
-                tags = list(data.get("tags", ()))
-                created_at = data.get("created_at") or now
-                search = _search_fields(title=title, content=content)
-                rows.append(
-                    {
-                        "owner_id": owner.pk,
-                        "title": title,
-                        "content": content,
-                        "pinned": data.get("pinned", False),
-                        "tags": tags,
-                        "created_at": created_at,
-                        "updated_at": data.get("updated_at") or created_at,
-                        "version": 1,
-                        "deleted_at": None,
-                        **search,
-                    }
+                row = _new_note_row(
+                    owner.pk,
+                    title=data["title"],
+                    content=data.get("content", ""),
+                    pinned=data.get("pinned", False),
+                    tags=data.get("tags", ()),
+                    created_at=data.get("created_at") or now,
+                    updated_at=data.get("updated_at"),
                 )
-                tag_names.append(tags)
+                rows.append(row)
+                tag_names.append(row["tags"])
             # Taken last, so the owner's counter is held only while writing.
             last = feed.advance(owner.pk, by=len(rows))
             for position, row in enumerate(rows, start=last - len(rows) + 1):
@@ -307,7 +304,7 @@ def _write_if_unchanged(note, fields):
         fields.update(
             _search_fields(title=fields.get("title", note.title), content=fields.get("content", note.content))
         )
-    written = Note.objects.filter(pk=note.pk, version=note.version).update(**fields)
+    written = note_at_version.update((note.pk, note.version), fields)
     if written:
         _keep_revision(note)
         old_tags = note.tags
@@ -319,18 +316,39 @@ def _write_if_unchanged(note, fields):
 
 def _keep_revision(note):
     """Keep the note's current state as a revision, and only the newest few."""
-    Revision.objects.create(
-        note_id=note.pk,
-        version=note.version,
-        title=note.title,
-        content=note.content,
-        pinned=note.pinned,
-        tags=note.tags,
-        updated_at=note.updated_at,
+    insert_rows(
+        Revision,
+        [
+            {
+                "note_id": note.pk,
+                "version": note.version,
+                "title": note.title,
+                "content": note.content,
+                "pinned": note.pinned,
+                "tags": note.tags,
+                "updated_at": note.updated_at,
+            }
+        ],
     )
     kept = settings.NOTES_REVISIONS_KEPT
     if note.version > kept:
-        Revision.objects.filter(note_id=note.pk, version__lte=note.version - kept).delete()
+        revisions_up_to.delete(note.pk, note.version - kept)
+
+
+def _new_note_row(owner_id, *, title, content, pinned, tags, created_at, updated_at=None):
+    """The columns of a new note but its change position: what `notes.bulk.insert_rows` writes."""
+    return {
+        "owner_id": owner_id,
+        "title": title,
+        "content": content,
+        "pinned": pinned,
+        "tags": list(tags),
+        "created_at": created_at,
+        "updated_at": updated_at or created_at,
+        "version": 1,
+        "deleted_at": None,
+        **_search_fields(title=title, content=content),
+    }
 
 
 def _search_fields(*, title, content):
@@ -363,4 +381,4 @@ def _index_tags(note, *, old_tags, new_tags):
     if removed:
         NoteTag.objects.filter(note=note, name__in=removed).delete()
     if added:
-        NoteTag.objects.bulk_create(NoteTag(note=note, owner_id=note.owner_id, name=name) for name in sorted(added))
+        insert_rows(NoteTag, [{"note_id": note.pk, "owner_id": note.owner_id, "name": name} for name in sorted(added)])

@@ -1,20 +1,26 @@
-"""Querysets compiled to SQL once and run many times: for the hottest lookups.
+"""Querysets compiled to SQL once and run many times: for the hottest statements.
 
 Django's ORM spends ~200 µs turning even a primary-key lookup into SQL,
-which on a token check or a note fetch is most of a request. A
-PreparedQuery builds its queryset once with placeholder values, lets the
-ORM compile it (once per database), and later runs only swap the real
-values into that SQL. Rows come back through the same compiler (converters,
-select_related), so a run returns exactly what the queryset would.
+which on a token check or a note fetch is most of a request, and as much
+again for each UPDATE or DELETE of an edit. These classes build their
+queryset once with placeholder values, let the ORM compile it (once per
+database), and later runs only swap the real values into that SQL, so the
+SQL is always the ORM's own. PreparedQuery reads rows back through the same
+compiler (converters, select_related), so a run returns exactly what the
+queryset would; PreparedUpdate prepares each value as update() would.
 """
 
 import threading
 
-from django.db import connections, router
+from django.db import connections, router, transaction
+from django.db.models import sql
+from django.db.models.deletion import Collector
 from django.db.models.query import get_related_populators
 
 
-class PreparedQuery:
+class Prepared:
+    """What the three kinds share: a queryset built from placeholders, plans kept per shape."""
+
     def __init__(self, model, build, placeholders):
         """`build(*placeholders)` returns the queryset; each placeholder must reach
         the SQL parameters unchanged and exactly once (plain equality lookups)."""
@@ -24,15 +30,24 @@ class PreparedQuery:
         self._plans = {}
         self._lock = threading.Lock()
 
+    def plan(self, shape, make):
+        """The plan for `shape` (at least the database alias), made by `make(queryset)` on first use."""
+        plan = self._plans.get(shape)
+        if plan is None:
+            with self._lock:
+                if shape not in self._plans:
+                    self._plans[shape] = make(self.build(*self.placeholders))
+                plan = self._plans[shape]
+        return plan
+
+
+class PreparedQuery(Prepared):
     def first(self, *values):
         """The first object the queryset would give for `values`, or None."""
         alias = router.db_for_read(self.model)
-        plan = self._plans.get(alias) or self._compile(alias)
-        params = list(plan.params)
-        for position, value in zip(plan.positions, values, strict=True):
-            params[position] = value
+        plan = self.plan(alias, lambda queryset: SelectPlan(queryset, alias, self.placeholders))
         with connections[alias].cursor() as cursor:
-            cursor.execute(plan.sql, params)
+            cursor.execute(plan.sql, with_values(plan.params, plan.positions, values))
             row = cursor.fetchone()
         if row is None:
             return None
@@ -43,28 +58,102 @@ class PreparedQuery:
             populator.populate(row, instance)
         return instance
 
-    def _compile(self, alias):
-        with self._lock:
-            if alias not in self._plans:
-                self._plans[alias] = Plan(self.build(*self.placeholders), alias, self.placeholders)
-        return self._plans[alias]
+
+class PreparedUpdate(Prepared):
+    """`build(*key).update(**values)`, compiled once per database and per set of columns.
+
+    For plain values (no expressions or model instances): each is prepared
+    by its field's get_db_prep_save, as QuerySet.update() does.
+    """
+
+    def update(self, key, values):
+        """Set `values` (field name to value) on the rows `build(*key)` selects; return how many."""
+        alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        # A None is written as NULL, without a parameter: it changes the SQL.
+        shape = (alias, *((name, value is None) for name, value in values.items()))
+        plan = self.plan(shape, lambda queryset: UpdatePlan(queryset, alias, self.placeholders, values))
+        params = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(plan.fields, values.values(), strict=True)
+            if value is not None
+        ]
+        params.extend(with_values(plan.key_params, plan.positions, key))
+        # As QuerySet.update(): a failed statement spoils the transaction.
+        with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            return cursor.rowcount
 
 
-class Plan:
+class PreparedDelete(Prepared):
+    """`build(*key).delete()` for a model nothing cascades from, compiled once per database."""
+
+    def delete(self, *key):
+        """Delete the rows `build(*key)` selects; return how many."""
+        alias = router.db_for_write(self.model)
+        plan = self.plan(alias, lambda queryset: DeletePlan(queryset, alias, self.placeholders))
+        with transaction.mark_for_rollback_on_error(alias), connections[alias].cursor() as cursor:
+            cursor.execute(plan.sql, with_values(plan.params, plan.positions, key))
+            return cursor.rowcount
+
+
+def placeholder_positions(params, placeholders):
+    """Where each placeholder stands in `params`: it must stand there exactly once."""
+    positions = []
+    for placeholder in placeholders:
+        if params.count(placeholder) != 1:
+            raise ValueError(f"Placeholder {placeholder!r} must appear exactly once in {params!r}.")
+        positions.append(params.index(placeholder))
+    return positions
+
+
+def with_values(params, positions, values):
+    params = list(params)
+    for position, value in zip(positions, values, strict=True):
+        params[position] = value
+    return params
+
+
+class SelectPlan:
     """What running a queryset needs, worked out once: as ModelIterable does per run."""
 
     def __init__(self, queryset, alias, placeholders):
         self.compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = self.compiler.as_sql()
         self.params = tuple(params)
-        self.positions = []
-        for placeholder in placeholders:
-            if self.params.count(placeholder) != 1:
-                raise ValueError(f"Placeholder {placeholder!r} must appear exactly once in {self.params!r}.")
-            self.positions.append(self.params.index(placeholder))
+        self.positions = placeholder_positions(self.params, placeholders)
         select, klass_info = self.compiler.select, self.compiler.klass_info
         self.converters = self.compiler.get_converters([column[0] for column in select[: self.compiler.col_count]])
         self.model = klass_info["model"]
         self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
         self.related_populators = get_related_populators(klass_info, select, alias)
+
+
+class UpdatePlan:
+    """The UPDATE of QuerySet.update(**values), its SET parameters left to each run."""
+
+    def __init__(self, queryset, alias, placeholders, values):
+        query = queryset.query.chain(sql.UpdateQuery)
+        query.add_update_values(values)
+        if query.related_updates or any(hasattr(field, "get_placeholder") for field, _, _ in query.values):
+            raise ValueError("Only plain columns of the model's own table can be prepared.")
+        self.sql, params = query.get_compiler(using=alias).as_sql()
+        self.fields = [field for field, _, _ in query.values]
+        # SET's parameters come first, one per value that is not None; then the WHERE's.
+        self.key_params = tuple(params[sum(value is not None for value in values.values()) :])
+        self.positions = placeholder_positions(self.key_params, placeholders)
+
+
+class DeletePlan:
+    """The one DELETE that QuerySet.delete() runs when nothing cascades."""
+
+    def __init__(self, queryset, alias, placeholders):
+        # delete() collects related rows and sends signals: one DELETE is the
+        # same only when there are none, which the Collector decides.
+        if not Collector(using=alias, origin=queryset).can_fast_delete(queryset):
+            raise ValueError(f"Deleting {queryset.model.__name__} rows cascades or sends signals.")
+        query = queryset.query.chain(sql.DeleteQuery)
+        self.sql, params = query.get_compiler(using=alias).as_sql()
+        self.params = tuple(params)
+        self.positions = placeholder_positions(self.params, placeholders)

@@ -1,14 +1,14 @@
-"""PreparedQuery returns exactly what its queryset would."""
+"""Prepared statements do exactly what their querysets would."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import AuthToken
-from notes.models import Note
+from notes.models import Note, Revision
 from notes.tests.factories import NoteFactory
-from notesite.prepared import PreparedQuery
+from notesite.prepared import PreparedDelete, PreparedQuery, PreparedUpdate
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +57,77 @@ def test_placeholder_must_reach_the_parameters_once(db):
 
     with pytest.raises(ValueError, match="exactly once"):
         query.first(1)
+
+
+note_at_version = PreparedUpdate(
+    Note, lambda pk, version: Note.objects.filter(pk=pk, version=version), placeholders=[900_000_001, 900_000_002]
+)
+
+
+def test_prepared_update_writes_what_update_would(user):
+    prepared, plain = (NoteFactory(owner=user, title="Before", content="Kept") for _ in range(2))
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    values = {"title": "Ünïcode", "tags": ["a", "b/c"], "pinned": True, "updated_at": when, "version": 2}
+
+    assert note_at_version.update((prepared.pk, 1), values) == 1
+    Note.objects.filter(pk=plain.pk, version=1).update(**values)
+
+    prepared, plain = Note.objects.get(pk=prepared.pk), Note.objects.get(pk=plain.pk)
+    for name in [*values, "content", "deleted_at"]:
+        assert getattr(prepared, name) == getattr(plain, name), name
+    assert prepared.updated_at == when
+
+
+def test_prepared_update_matches_the_key_only(user):
+    note = NoteFactory(owner=user)
+
+    assert note_at_version.update((note.pk, 2), {"title": "Too late"}) == 0
+    assert note_at_version.update((note.pk + 1000, 1), {"title": "Nobody"}) == 0
+    assert Note.objects.get(pk=note.pk).title == note.title
+
+
+def test_prepared_update_writes_none_as_null_and_values_after_it(user):
+    note = NoteFactory(owner=user)
+    trashed_at = timezone.now()
+
+    note_at_version.update((note.pk, 1), {"deleted_at": trashed_at, "version": 2})
+    assert Note.objects.get(pk=note.pk).deleted_at == trashed_at
+    note_at_version.update((note.pk, 2), {"deleted_at": None, "version": 3})
+    assert Note.objects.get(pk=note.pk).deleted_at is None
+    note_at_version.update((note.pk, 3), {"deleted_at": trashed_at, "version": 4})
+
+    assert Note.objects.get(pk=note.pk).deleted_at == trashed_at
+
+
+def test_prepared_update_runs_one_query(user, django_assert_num_queries):
+    note = NoteFactory(owner=user)
+    note_at_version.update((note.pk, 1), {"title": "Compiled", "version": 2})
+
+    with django_assert_num_queries(1):
+        note_at_version.update((note.pk, 2), {"title": "Run", "version": 3})
+
+
+def test_prepared_delete_deletes_what_the_queryset_selects(user):
+    note, other = NoteFactory(owner=user), NoteFactory(owner=user)
+    for version in range(1, 6):
+        for each in (note, other):
+            Revision.objects.create(note=each, version=version, title="t", updated_at=timezone.now())
+    up_to = PreparedDelete(
+        Revision,
+        lambda note_id, version: Revision.objects.filter(note_id=note_id, version__lte=version),
+        placeholders=[900_000_001, 900_000_002],
+    )
+
+    assert up_to.delete(note.pk, 3) == 3
+
+    assert list(note.revisions.values_list("version", flat=True)) == [5, 4]
+    assert other.revisions.count() == 5
+
+
+def test_prepared_delete_refuses_what_cascades(user):
+    note = NoteFactory(owner=user)
+    notes = PreparedDelete(Note, lambda pk: Note.objects.filter(pk=pk), placeholders=[900_000_001])
+
+    with pytest.raises(ValueError, match="cascades"):
+        notes.delete(note.pk)
+    assert Note.objects.filter(pk=note.pk).exists()
