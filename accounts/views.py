@@ -117,7 +117,8 @@ class MeView(generics.RetrieveDestroyAPIView):
         confirmation = self.destroy_serializer_class(data=request.data, context=self.get_serializer_context())
         confirmation.is_valid(raise_exception=True)
         user_delete(user=request.user)
-        request.session.flush()
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            request.session.flush()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,9 +1,9 @@
 """Project-wide middleware: optional trailing slashes, request logging, the content security policy."""
 
-import json
 import logging
 import time
 
+import orjson
 from django.conf import settings
 
 request_log = logging.getLogger("notes.request")
@@ -84,4 +84,5 @@ class JSONFormatter(logging.Formatter):
         entry.update((key, value) for key, value in vars(record).items() if key not in self.standard_attributes)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # orjson writes UTF-8 as is; stderr escapes what its encoding cannot hold.
+        return orjson.dumps(entry, default=str).decode()

@@ -1,5 +1,6 @@
 """The production configuration, served by real gunicorn as `make run` serves it."""
 
+import json
 import re
 import signal
 import socket
@@ -57,10 +58,14 @@ def test_unknown_api_path_is_json_404_under_gunicorn(served):
 def test_requests_are_logged_as_json_lines(served):
     httpx.get(f"{served.url}/api/auth/me/")
 
-    lines = [line for line in served.output().splitlines() if '"path": "/api/auth/me/"' in line]
-    assert lines
-    assert '"status": 401' in lines[-1]
-    assert '"duration_ms"' in lines[-1]
+    entries = [json.loads(line) for line in served.output().splitlines() if line.startswith("{")]
+    requests = [entry for entry in entries if entry.get("path") == "/api/auth/me/"]
+    assert requests
+    assert requests[-1]["logger"] == "notes.request"
+    assert requests[-1]["method"] == "GET"
+    assert requests[-1]["status"] == 401
+    assert isinstance(requests[-1]["duration_ms"], float)
+    assert requests[-1]["time"].endswith("+0000")
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path):
