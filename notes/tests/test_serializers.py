@@ -49,6 +49,21 @@ def test_fields_are_fresh_per_serializer(user, request_context, settings):
     assert second.data["url"].startswith("http://other.example/")
 
 
+def test_binding_a_serializer_leaves_the_prototypes_and_other_serializers_alone(request_context):
+    first = NoteSerializer(data={"title": "One"}, context=request_context)
+    second = NoteSerializer(data={"title": "Two"}, context=request_context)
+
+    assert first.is_valid()
+    assert second.is_valid()
+    for name, prototype in NoteSerializer._field_prototypes.items():
+        assert type(first.fields[name]) is type(prototype)
+        assert first.fields[name].parent is first
+        assert second.fields[name].parent is second
+        assert getattr(prototype, "parent", None) is None
+    assert first.validated_data["title"] == "One"
+    assert second.validated_data["title"] == "Two"
+
+
 def test_every_note_of_a_page_gets_its_own_url(user, request_context):
     notes = NoteFactory.create_batch(3, owner=user)
 
