@@ -11,10 +11,8 @@ class ContentNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         format_override = self.settings.URL_FORMAT_OVERRIDE
-        if (
-            format_suffix is None
-            and request.META.get("HTTP_ACCEPT", "*/*") == "*/*"
-            and not (format_override and format_override in request.query_params)
-        ):
+        # Without a query string there is no ?format=, and no QueryDict to build.
+        overridden = format_override and request.META.get("QUERY_STRING") and format_override in request.query_params
+        if format_suffix is None and request.META.get("HTTP_ACCEPT", "*/*") == "*/*" and not overridden:
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -35,7 +35,9 @@ def negotiate(negotiation, path, accept, format_suffix=None):
         "image/png",
     ],
 )
-@pytest.mark.parametrize("path", ["/api/notes/", "/api/notes/?format=api", "/api/notes/?format=json"])
+@pytest.mark.parametrize(
+    "path", ["/api/notes/", "/api/notes/?limit=5", "/api/notes/?format=api", "/api/notes/?format=json"]
+)
 def test_the_shortcut_agrees_with_drf(path, accept):
     assert negotiate(ContentNegotiation(), path, accept) == negotiate(DefaultContentNegotiation(), path, accept)
 
