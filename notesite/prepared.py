@@ -13,7 +13,7 @@ queryset would; PreparedUpdate prepares each value as update() would.
 import threading
 
 from django.db import connections, router, transaction
-from django.db.models import sql
+from django.db.models import Model, sql
 from django.db.models.deletion import Collector
 from django.db.models.query import get_related_populators
 
@@ -68,6 +68,9 @@ class PreparedUpdate(Prepared):
 
     def update(self, key, values):
         """Set `values` (field name to value) on the rows `build(*key)` selects; return how many."""
+        # Either would change the SQL, which the plan compiled for its first values.
+        if any(hasattr(value, "resolve_expression") or isinstance(value, Model) for value in values.values()):
+            raise TypeError("PreparedUpdate takes plain values, not expressions or model instances.")
         alias = router.db_for_write(self.model)
         connection = connections[alias]
         # A None is written as NULL, without a parameter: it changes the SQL.

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models import F, Value
 from django.utils import timezone
 
 from accounts.models import AuthToken
@@ -131,3 +132,20 @@ def test_prepared_delete_refuses_what_cascades(user):
     with pytest.raises(ValueError, match="cascades"):
         notes.delete(note.pk)
     assert Note.objects.filter(pk=note.pk).exists()
+
+
+@pytest.mark.parametrize("value", [F("version") + 1, Value(3)])
+def test_prepared_update_refuses_expressions(user, value):
+    note = NoteFactory(owner=user)
+
+    with pytest.raises(TypeError, match="plain values"):
+        note_at_version.update((note.pk, 1), {"version": value})
+    assert Note.objects.get(pk=note.pk).version == 1
+
+
+def test_prepared_update_refuses_model_instances(user, other_user):
+    note = NoteFactory(owner=user)
+
+    with pytest.raises(TypeError, match="plain values"):
+        note_at_version.update((note.pk, 1), {"owner": other_user})
+    assert Note.objects.get(pk=note.pk).owner_id == user.pk
