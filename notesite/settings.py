@@ -196,6 +196,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 else:
+    # Django's PostgreSQL backend, its health check of a reused connection
+    # made without a round trip when the server has not spoken (notesite/postgresql).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "notesite.postgresql"
     # Behind PgBouncer in transaction mode a server-side cursor (iterator())
     # may outlive the transaction its server connection was lent for.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("NOTES_PGBOUNCER")
