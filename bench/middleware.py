@@ -1,10 +1,11 @@
 """What each middleware costs a request: GET one note with each one left out in turn.
 
-    python bench/middleware.py [--rounds 5] [--requests 1000]
+    python bench/middleware.py [--rounds 9] [--requests 600]
 
 Every variant is a WSGI handler built from settings.MIDDLEWARE minus one
 entry (and one with none), all in one process on one seeded SQLite
-database, timed in interleaved rounds; the best round of each counts. The
+database, timed in interleaved rounds; each variant's difference from the whole chain
+in the same round, and its median over the rounds, is what counts. The
 request log writes to /dev/null. Leaving a middleware out changes what the
 request does (no security headers, no request log line), so this says what
 each one costs, not that any could go. Writes the "middleware" section of
@@ -14,6 +15,7 @@ bench/RESULTS.md.
 import argparse
 import io
 import os
+import statistics
 import sys
 import time
 from datetime import date
@@ -29,8 +31,8 @@ from bench.throughput import machine_description  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=600)
     args = parser.parse_args()
 
     env, token = seeded_environment("notes-middleware-")
@@ -79,24 +81,27 @@ def main():
     for name in full:
         variants[f"without {name.rsplit('.', 1)[1]}"] = build([entry for entry in full if entry != name])
     variants["none"] = build([])
-    best = dict.fromkeys(variants, float("inf"))
+    rounds = {label: [] for label in variants}
     for app in variants.values():
         run(app, 200)  # warm up
     for _ in range(args.rounds):
         for label, app in variants.items():
             started = time.perf_counter()
             run(app, args.requests)
-            best[label] = min(best[label], (time.perf_counter() - started) / args.requests * 1e6)
-
-    base = best["all of them"]
-    rows = [f"| {label} | {us:.0f} | {us - base:+.0f} |" for label, us in best.items()]
+            rounds[label].append((time.perf_counter() - started) / args.requests * 1e6)
+    # Each variant against the full chain timed in the same round: the machine's drift cancels.
+    rows = []
+    for label, times in rounds.items():
+        differences = [us - base for us, base in zip(times, rounds["all of them"], strict=True)]
+        rows.append(f"| {label} | {statistics.median(times):.0f} | {statistics.median(differences):+.0f} |")
     text = (
         "## What each middleware costs\n\n"
         f"Measured {date.today().isoformat()} on {machine_description()}, by `python bench/middleware.py` "
         f"({args.rounds} interleaved rounds of {args.requests} x GET one note through the WSGI handler, "
-        "in-process, best round; the request log written to /dev/null). Each row leaves one middleware "
-        "out; the difference is what it costs a request with the others around it.\n\n"
-        "| middleware | us per request | vs all of them |\n|---|---:|---:|\n" + "\n".join(rows) + "\n"
+        "in-process, medians; the request log written to /dev/null). Each row leaves one middleware "
+        "out; the difference is what it costs a request with the others around it. Differences of "
+        "about 10 us either way are within the spread between runs.\n\n"
+        "| middleware | us per request | vs all of them, same round |\n|---|---:|---:|\n" + "\n".join(rows) + "\n"
     )
     print(text)
     write_section("middleware", text)
