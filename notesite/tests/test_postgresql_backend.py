@@ -2,11 +2,13 @@
 
 import time
 
+import httpx
 import psycopg
 import pytest
 from django.db import connection
 
 from notesite.postgresql.base import DatabaseWrapper, server_has_spoken
+from notesite.tests.servers import Server, manage, seed_users, served_database, server_env
 
 pytestmark = pytest.mark.postgresql
 
@@ -90,3 +92,25 @@ def test_the_server_has_spoken_only_when_there_is_something_to_read():
             other.execute("NOTIFY notes_test_channel")
         wait_until_spoken(conn)
         assert server_has_spoken(conn.fileno())
+
+
+@pytest.mark.stress
+def test_a_served_request_after_the_server_ended_the_connection_is_answered(tmp_path, db):
+    """End to end: gunicorn, one worker thread, its connection ended by PostgreSQL between requests."""
+    with served_database(tmp_path, "ended") as database_url:
+        env = server_env(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY=1, GUNICORN_THREADS=1)
+        manage(env, "migrate", "--noinput")
+        [user] = seed_users(env, 1, prefix="ended")
+        auth = {"Authorization": f"Token {user['token']}"}
+        with Server(env) as server:
+            assert httpx.get(f"{server.url}/api/notes/", headers=auth).status_code == 200
+            with psycopg.connect(**connect_kwargs()) as admin:
+                ended = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [database_url.rsplit("/", 1)[1]],
+                ).fetchall()
+            assert ended  # the worker's persistent connection was among them
+            time.sleep(0.2)
+
+            for _ in range(3):
+                assert httpx.get(f"{server.url}/api/notes/", headers=auth).status_code == 200
