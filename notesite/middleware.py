@@ -1,5 +1,6 @@
 """Project-wide middleware: optional trailing slashes, request logging, the content security policy."""
 
+import json
 import logging
 import time
 
@@ -85,4 +86,9 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         # orjson writes UTF-8 as is; stderr escapes what its encoding cannot hold.
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:
+            # What orjson refuses without asking `default` (integers beyond 64
+            # bits, keys that are not strings): the standard library writes it.
+            return json.dumps(entry, default=str, ensure_ascii=False)
