@@ -13,6 +13,7 @@ for none, divided by N. Used to measure what each optimisation bought
 """
 
 import argparse
+import io
 import os
 import re
 import subprocess
@@ -92,6 +93,24 @@ def seeded_environment(prefix):
         text=True,
     )
     return env, setup.stdout.split()[-1]
+
+
+def get_environ(path, token):
+    """The WSGI environ of a GET of `path` with the token, as gunicorn passes it (minus the socket)."""
+    route, _, query = path.partition("?")
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": route,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "HTTP_AUTHORIZATION": f"Token {token}",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.errors": sys.stderr,
+    }
 
 
 def instructions(env, token, path, count):

@@ -13,7 +13,6 @@ bench/RESULTS.md.
 """
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.instructions import seeded_environment  # noqa: E402
+from bench.instructions import get_environ, seeded_environment  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from bench.throughput import machine_description  # noqa: E402
 
@@ -59,19 +58,7 @@ def main():
 
     def run(app, count):
         for _ in range(count):
-            environ = {
-                "REQUEST_METHOD": "GET",
-                "PATH_INFO": f"/api/notes/{note_id}/",
-                "QUERY_STRING": "",
-                "SERVER_NAME": "127.0.0.1",
-                "SERVER_PORT": "8000",
-                "HTTP_HOST": "127.0.0.1",
-                "wsgi.url_scheme": "http",
-                "wsgi.input": io.BytesIO(b""),
-                "HTTP_AUTHORIZATION": f"Token {token}",
-                "REMOTE_ADDR": "127.0.0.1",
-                "wsgi.errors": sys.stderr,
-            }
+            environ = get_environ(f"/api/notes/{note_id}/", token)
             statuses = []
             b"".join(app(environ, lambda status, headers, seen=statuses: seen.append(status)))
             assert statuses[0].startswith("200"), statuses

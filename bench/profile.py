@@ -8,7 +8,6 @@ Writes the "profile" section of bench/RESULTS.md.
 """
 
 import argparse
-import io
 import os
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.instructions import seeded_environment  # noqa: E402
+from bench.instructions import get_environ, seeded_environment  # noqa: E402
 from bench.results import write_section  # noqa: E402
 
 
@@ -42,22 +41,9 @@ def main():
     logging.disable(logging.CRITICAL)
     app = WSGIHandler()
     path = args.path.replace("{id}", str(Note.objects.order_by("-id").values_list("id", flat=True)[0]))
-    route, _, query = path.partition("?")
 
     def request():
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": route,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "HTTP_HOST": "127.0.0.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "HTTP_AUTHORIZATION": f"Token {token}",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.errors": sys.stderr,
-        }
+        environ = get_environ(path, token)
         b"".join(app(environ, lambda status, headers: None))
 
     for _ in range(50):
