@@ -14,6 +14,8 @@ import os
 
 from django.db import connections, router
 
+from notesite.prepared import fetchall, run_sql
+
 
 def default_writers(connection):
     """How many connections can usefully write batches at once.
@@ -65,19 +67,16 @@ def _insert_rows(connection, model, fields, rows):
     per_statement = max(1, min(connection.ops.bulk_batch_size(fields, rows), 3800 // (len(row_placeholder) + 2)))
     pk = connection.ops.quote_name(model._meta.pk.column)
     ids = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params = [
-                value if prepare is None else prepare(value)
-                for row in chunk
-                for prepare, value in zip(adapt, row.values(), strict=True)
-            ]
-            placeholders = ", ".join([row_placeholder] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {placeholders} RETURNING {pk}", params
-            )
-            ids.extend(row[0] for row in cursor.fetchall())
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params = [
+            value if prepare is None else prepare(value)
+            for row in chunk
+            for prepare, value in zip(adapt, row.values(), strict=True)
+        ]
+        placeholders = ", ".join([row_placeholder] * len(chunk))
+        sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {placeholders} RETURNING {pk}"
+        ids.extend(row[0] for row in run_sql(connection, sql, params, fetchall))
     return ids
 
 

@@ -34,6 +34,7 @@ from django.db.models import F, Max, Value
 from django.db.models.functions import Greatest
 
 from notes.models import ChangeCounter, PurgedNote
+from notesite.prepared import fetchone, run_sql
 
 CURSOR_SALT = "notes.feed.cursor"
 
@@ -65,14 +66,12 @@ def advance(owner_id, by=1):
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("advance() must run inside the change's transaction.")
     table = connection.ops.quote_name(ChangeCounter._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (owner_id, last_seq, forgotten_seq) VALUES (%s, %s, 0) "
-            f"ON CONFLICT (owner_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
-            "RETURNING last_seq",
-            [owner_id, by],
-        )
-        return cursor.fetchone()[0]
+    sql = (
+        f"INSERT INTO {table} (owner_id, last_seq, forgotten_seq) VALUES (%s, %s, 0) "
+        f"ON CONFLICT (owner_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
+        "RETURNING last_seq"
+    )
+    return run_sql(connection, sql, [owner_id, by], fetchone)[0]
 
 
 def hold(owner_id):

@@ -3,13 +3,16 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Value
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuthToken
 from notes.models import Note, Revision
 from notes.tests.factories import NoteFactory
-from notesite.prepared import PreparedDelete, PreparedQuery, PreparedUpdate
+from notesite.prepared import PreparedDelete, PreparedQuery, PreparedUpdate, fetchone, run_sql
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +152,73 @@ def test_prepared_update_refuses_model_instances(user, other_user):
     with pytest.raises(TypeError, match="plain values"):
         note_at_version.update((note.pk, 1), {"owner": other_user})
     assert Note.objects.get(pk=note.pk).owner_id == user.pk
+
+
+# run_sql: a statement nobody watches runs on the backend's cursor without Django's wrapper.
+
+
+def test_an_unwatched_statement_skips_django_s_cursor_wrapper(user, monkeypatch):
+    note = NoteFactory(owner=user)
+
+    def refuse():
+        raise AssertionError("Django's cursor was used")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+
+    assert live_note.first(user.pk, note.pk).pk == note.pk
+    assert run_sql(connection, "SELECT %s", [7], fetchone) == (7,)
+
+
+def test_a_statement_is_the_same_whether_queries_are_watched_or_not(user):
+    note = NoteFactory(owner=user, tags=["a"])
+
+    unwatched = live_note.first(user.pk, note.pk)
+    with CaptureQueriesContext(connection) as watched_queries:
+        watched = live_note.first(user.pk, note.pk)
+
+    assert len(watched_queries) == 1  # django_assert_num_queries still counts it
+    for field in Note._meta.concrete_fields:
+        assert getattr(unwatched, field.attname) == getattr(watched, field.attname), field.name
+
+
+def test_an_execute_wrapper_still_sees_every_statement(user):
+    note = NoteFactory(owner=user)
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        live_note.first(user.pk, note.pk)
+        run_sql(connection, "SELECT %s", [1], fetchone)
+
+    assert len(seen) == 2
+
+
+def test_database_errors_are_translated_as_django_translates_them(db):
+    with pytest.raises(DatabaseError) as raised:
+        run_sql(connection, "SELECT * FROM no_such_table WHERE x = %s", [1], fetchone)
+
+    assert type(raised.value).__module__ == "django.db.utils"  # not the driver's own class
+    assert connection.errors_occurred  # so the connection is checked before its next reuse
+
+
+def test_an_integrity_error_is_django_s(user):
+    note = NoteFactory(owner=user)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run_sql(connection, f"INSERT INTO {Note._meta.db_table} (id) VALUES (%s)", [note.pk], fetchone)
+
+
+def test_no_statement_runs_in_a_transaction_an_error_has_spoiled(user):
+    note = NoteFactory(owner=user)
+
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError):
+            live_note.first(user.pk, note.pk)
+
+
+def test_percent_signs_are_literal_as_in_django_s_cursor(db):
+    assert run_sql(connection, "SELECT %s || '%%'", ["100"], fetchone) == ("100%",)
