@@ -9,8 +9,8 @@ SQL is always the ORM's own. PreparedQuery reads rows back through the same
 compiler (converters, select_related), so a run returns exactly what the
 queryset would; PreparedUpdate prepares each value as update() would.
 
-On SQLite a run also skips Django's cursor wrapper when nothing watches
-queries (run_sql, which notes.bulk and notes.feed use too).
+A run also skips Django's cursor wrapper when nothing watches queries
+(run_sql, which notes.bulk and notes.feed use too).
 """
 
 import functools

@@ -2,7 +2,7 @@
 
 With CONN_HEALTH_CHECKS, Django runs `SELECT 1` on a reused connection before
 each request's first query: a round trip to the server on every request
-(15% of GET one note, bench/RESULTS.md). Between requests a connection sits
+(GET one note served 10% faster without it, bench/RESULTS.md). Between requests a connection sits
 idle, and a server says nothing on an idle connection unless it is ending it:
 a shutdown, a restart, pg_terminate_backend or an idle timeout sends an
 error and closes the socket. So the socket is polled first, without
