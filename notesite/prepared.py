@@ -21,7 +21,6 @@ from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Model, sql
 from django.db.models.deletion import Collector
 from django.db.models.query import get_related_populators
-from django.utils.asyncio import async_unsafe
 
 
 class Prepared:
@@ -114,7 +113,6 @@ def rowcount(cursor):
     return cursor.rowcount
 
 
-@async_unsafe
 def run_sql(connection, sql, params, read):
     """Execute `sql` with `params` on `connection` and return `read(cursor)`.
 
@@ -123,7 +121,8 @@ def run_sql(connection, sql, params, read):
     execute wrapper. Otherwise on the cursor the backend creates for it,
     without the wrapper around it (~17 us of a ~25 us primary-key lookup
     on SQLite), under the checks Django's cursor makes (connection, thread,
-    broken transaction) and with errors translated the same way. On SQLite
+    broken transaction; ensure_connection() refuses an async context, as
+    Django's cursor() does) and with errors translated the same way. On SQLite
     the driver's own cursor, with the SQL in its parameter style, as
     Django's SQLite cursor rewrites it.
     """

@@ -2,13 +2,13 @@
 
 With CONN_HEALTH_CHECKS, Django runs `SELECT 1` on a reused connection before
 each request's first query: a round trip to the server on every request
-(GET one note served 10% faster without it, bench/RESULTS.md). Between requests a connection sits
-idle, and a server says nothing on an idle connection unless it is ending it:
-a shutdown, a restart, pg_terminate_backend or an idle timeout sends an
-error and closes the socket. So the socket is polled first, without
-waiting, and the full check runs only when the server has spoken. A
-connection whose peer vanished without a word is missed, as `SELECT 1`
-would hang on it too.
+(GET one note was served 10% faster without it, bench/RESULTS.md). Between
+requests a connection sits idle, and a server says nothing on an idle
+connection unless it is ending it: a shutdown, a restart,
+pg_terminate_backend or an idle timeout sends an error and closes the
+socket. So the socket is polled first, without waiting, and the full check
+runs only when the server has spoken. A connection whose peer vanished
+without a word is missed, as `SELECT 1` would hang on it too.
 """
 
 import select

@@ -1,8 +1,10 @@
 """Prepared statements do exactly what their querysets would."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.transaction import TransactionManagementError
@@ -222,3 +224,13 @@ def test_no_statement_runs_in_a_transaction_an_error_has_spoiled(user):
 
 def test_percent_signs_are_literal_as_in_django_s_cursor(db):
     assert run_sql(connection, "SELECT %s || '%%'", ["100"], fetchone) == ("100%",)
+
+
+def test_an_async_context_is_refused_as_django_s_cursor_refuses_it(user):
+    note = NoteFactory(owner=user)
+
+    async def from_an_event_loop():
+        return live_note.first(user.pk, note.pk)
+
+    with pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(from_an_event_loop())
