@@ -1,4 +1,4 @@
-"""The JSON formatter of the log: one line of JSON per record, whatever the record holds."""
+"""The JSON formatter of the log: one line of JSON per record, even with values orjson refuses."""
 
 import json
 import logging
