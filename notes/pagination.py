@@ -37,18 +37,26 @@ class KeysetPagination(BasePagination):
     # The unique field that ends every ordering, so the order is total.
     tiebreak = "id"
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, first_rows=None):
+        """The page the request asks for.
+
+        `first_rows(count)`, if given, must answer the queryset's first
+        `count` rows (a statement prepared for them): it reads the first page.
+        """
         self.request = request
         self.limit = self.get_limit(request)
         self.keys = ordering_keys(queryset, self.tiebreak)
         position, backwards = self.decode_cursor(request)
 
-        ordered = queryset
-        if backwards:
-            ordered = queryset.order_by(*(_flip(key) for key in self.keys))
-        if position is not None:
-            ordered = ordered.filter(after(self.keys, reanchored(queryset, self.keys, position), backwards))
-        rows = list(ordered[: self.limit + 1])
+        if position is None and first_rows is not None:
+            rows = first_rows(self.limit + 1)
+        else:
+            ordered = queryset
+            if backwards:
+                ordered = queryset.order_by(*(_flip(key) for key in self.keys))
+            if position is not None:
+                ordered = ordered.filter(after(self.keys, reanchored(queryset, self.keys, position), backwards))
+            rows = list(ordered[: self.limit + 1])
         has_more = len(rows) > self.limit
         rows = rows[: self.limit]
         if backwards:

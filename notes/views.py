@@ -1,5 +1,8 @@
+import orjson
+from django.db import connections, router
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import get_script_prefix
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,7 +15,7 @@ from notes import feed
 from notes.conditional import ConditionalNoteMixin, etag_for
 from notes.filters import NoteFilter
 from notes.models import Note, NoteTag, PurgedNote
-from notes.pagination import KeysetPagination
+from notes.pagination import KeysetPagination, ordering_keys
 from notes.searchtext import query_terms
 from notes.serializers import (
     ChangesSerializer,
@@ -35,7 +38,8 @@ from notes.services import (
     tag_delete,
     tag_rename,
 )
-from notesite.prepared import PreparedQuery
+from notesite import sqljson
+from notesite.prepared import PreparedQuery, PreparedValues
 from notesite.schema import VALIDATION_ERROR_SCHEMA, ErrorSerializer
 
 # The lookup behind every note detail request, compiled once (notesite.prepared);
@@ -46,6 +50,23 @@ live_note_of = PreparedQuery(
     placeholders=[-900_000_001, -900_000_002],
 )
 
+# The first page of a user's whole list, which every client asks for first:
+# compiled once, each note's JSON written by the database in the
+# serializer's shape (NoteSerializer.sql_representation), its keys read for
+# the next page's cursor. Later pages and filtered lists are read by the ORM.
+first_page_of = PreparedValues(
+    Note,
+    lambda owner_id, origin: (
+        Note.objects.owned_by(owner_id)
+        .alive()
+        .without_search_text()
+        .values(
+            *(key.lstrip("-") for key in ordering_keys(Note.objects.all())),
+            json=NoteSerializer.sql_representation(origin, nulls={"snippet"}),
+        )
+    ),
+    placeholders=[-900_000_003, "http://prepared.invalid"],
+)
 
 # The {id} of routes under a note whose views are not the note viewset's.
 NOTE_ID_PARAMETER = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The note's id.")
@@ -89,16 +110,35 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         # answers the note whatever the query string says. With none of them
         # given there is nothing to filter, and building the FilterSet's form
         # would cost a sixth of a page.
-        if self.action != "list" or not self.request.query_params.keys() & NoteFilter.base_filters.keys():
+        if self.action != "list" or not self.is_filtered():
             return queryset
         return super().filter_queryset(queryset)
 
-    def paginate_queryset(self, queryset):
-        if self.action != "list":
-            return super().paginate_queryset(queryset)
+    def is_filtered(self):
+        return bool(self.request.query_params.keys() & NoteFilter.base_filters.keys())
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        if self.first_page_written_by_database():
+            origin = request.build_absolute_uri("/")[:-1]
+
+            def first_rows(count):
+                return first_page_of.dicts(request.user.pk, origin, count=count, shape=get_script_prefix())
+
+            page = self.paginator.paginate_queryset(queryset, request, self, first_rows=first_rows)
+            return self.get_paginated_response([orjson.Fragment(row["json"]) for row in page])
         # A page is read as rows, not model instances (NoteRow).
-        page = super().paginate_queryset(NoteRow.page_of(queryset))
-        return [NoteRow(**row) for row in page]
+        page = [NoteRow(**row) for row in self.paginate_queryset(NoteRow.page_of(queryset))]
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def first_page_written_by_database(self):
+        """Whether this is the first page of the whole list, answered in JSON (first_page_of)."""
+        return (
+            self.request.accepted_renderer.format == "json"
+            and self.paginator.cursor_query_param not in self.request.query_params
+            and not self.is_filtered()
+            and connections[router.db_for_read(Note)].vendor in sqljson.VENDORS
+        )
 
     def get_serializer_context(self):
         context = super().get_serializer_context()

@@ -62,6 +62,24 @@ class PreparedQuery(Prepared):
         return instance
 
 
+class PreparedValues(Prepared):
+    """A values() queryset's rows, compiled once per database and per number of rows asked for."""
+
+    def dicts(self, *values, count, shape=()):
+        """The first `count` rows the queryset would give for `values`, as values() gives them.
+
+        `shape`: anything else the SQL depends on (a script prefix a reversed URL in it has).
+        """
+        alias = router.db_for_read(self.model)
+        # A slice is written into the SQL (LIMIT 51), not passed as a parameter.
+        shape = (alias, count, shape)
+        plan = self.plan(shape, lambda queryset: ValuesPlan(queryset[:count], alias, self.placeholders))
+        rows = run_sql(connections[alias], plan.sql, with_values(plan.params, plan.positions, values), fetchall)
+        if plan.converters:
+            rows = plan.compiler.apply_converters(rows, plan.converters)
+        return [dict(zip(plan.names, row, strict=True)) for row in rows]
+
+
 class PreparedUpdate(Prepared):
     """`build(*key).update(**values)`, compiled once per database and per set of columns.
 
@@ -187,6 +205,23 @@ class SelectPlan:
         self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
         self.related_populators = get_related_populators(klass_info, select, alias)
+
+
+class ValuesPlan:
+    """What running a values() queryset needs, worked out once: as ValuesIterable does per run."""
+
+    def __init__(self, queryset, alias, placeholders):
+        query = queryset.query
+        self.compiler = query.get_compiler(using=alias)
+        self.sql, params = self.compiler.as_sql()
+        self.params = tuple(params)
+        self.positions = placeholder_positions(self.params, placeholders)
+        if query.selected:
+            self.names = list(query.selected)
+        else:
+            self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        select = self.compiler.select[: self.compiler.col_count]
+        self.converters = self.compiler.get_converters([column[0] for column in select])
 
 
 class UpdatePlan:

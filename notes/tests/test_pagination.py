@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import signing
+from django.urls import set_script_prefix
 
 from notes.models import Note
 from notes.pagination import CURSOR_SALT, after
@@ -179,6 +180,44 @@ def test_list_costs_two_queries_whatever_the_page_size(auth_client, user, django
 
     with django_assert_num_queries(2):  # the token with its user, the page
         auth_client.get("/api/notes/?limit=30")
+
+
+def test_the_first_page_shows_each_note_as_its_own_url_does(auth_client, user):
+    # The first page is written by the database (views.first_page_of), the
+    # next ones and a note's own URL by the serializer: all agree.
+    notes = NoteFactory.create_batch(5, owner=user, tags=["b", "ä"], content='"quoted"\n\x01 😀')
+    note_update(note=notes[1], pinned=True)
+
+    first = auth_client.get("/api/notes/?limit=3").json()
+    second = auth_client.get(first["next"]).json()
+
+    for item in first["results"] + second["results"]:
+        assert item == {**auth_client.get(item["url"]).json(), "snippet": None}
+    assert len({item["id"] for item in first["results"] + second["results"]}) == 5
+
+
+def test_the_first_page_follows_the_script_prefix(auth_client, user):
+    note = NoteFactory(owner=user)
+
+    set_script_prefix("/notes/")  # as WSGIHandler does from SCRIPT_NAME (the test client does not)
+    try:
+        below_prefix = auth_client.get("/api/notes/").json()
+    finally:
+        set_script_prefix("/")
+    at_root = auth_client.get("/api/notes/").json()
+
+    assert below_prefix["results"][0]["url"] == f"http://testserver/notes/api/notes/{note.pk}/"
+    assert at_root["results"][0]["url"] == f"http://testserver/api/notes/{note.pk}/"
+
+
+def test_the_browsable_api_lists_the_same_notes(auth_client, user):
+    note = NoteFactory(owner=user, title="<b>seen</b>")
+
+    response = auth_client.get("/api/notes/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response.data["results"][0]["id"] == note.pk  # the serializer's data, which the page shows
+    assert b"&lt;b&gt;seen&lt;/b&gt;" in response.content
 
 
 def test_deep_page_costs_the_same_queries(auth_client, user, django_assert_num_queries):

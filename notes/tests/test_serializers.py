@@ -114,3 +114,48 @@ def test_a_page_read_as_rows_is_represented_as_the_notes_are(user, request_conte
     assert as_rows == as_notes
     assert len(as_rows) == 2
     assert all((item["snippet"] is not None) == bool(search) for item in as_rows)
+
+
+# Text the database must escape as JSON does: quotes, backslashes, control
+# characters, markup, and characters beyond ASCII and beyond the BMP.
+AWKWARD_TEXTS = [
+    'say "hi" \\ back\\slash',
+    "tab\there\nnew line\r\x01\x1f\x7f",
+    "</script><b>&amp;</b>",
+    "日本語 ☃ 😀 \u2028 \u00e9",
+    "",
+]
+
+
+@pytest.mark.parametrize("microsecond", [0, 120_000, 1, 999_999])
+def test_the_json_the_database_writes_equals_the_serializers(user, request_context, microsecond):
+    import orjson
+
+    from notes.models import Note
+
+    for index, text in enumerate(AWKWARD_TEXTS):
+        NoteFactory(
+            owner=user, title=text or "t", content=text, pinned=index % 2 == 0, tags=["ß", "a/b", "日本語"][:index]
+        )
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, microsecond, tzinfo=datetime.UTC)
+    Note.objects.filter(owner=user).update(created_at=moment, updated_at=moment + datetime.timedelta(days=400))
+    notes = Note.objects.owned_by(user).order_by("id")
+    origin = "http://testserver"
+
+    written = notes.annotate(json=NoteSerializer.sql_representation(origin, nulls={"snippet"})).values_list(
+        "json", flat=True
+    )
+    represented = NoteSerializer(list(notes), many=True, context=request_context).data
+
+    assert [orjson.loads(text) for text in written] == represented
+    assert [list(orjson.loads(text)) for text in written] == [list(item) for item in represented]  # key order
+    assert represented[0]["created_at"] == f"2026-01-02T03:04:05.{microsecond:06d}Z"
+
+
+def test_a_serializer_the_database_cannot_write_is_refused():
+    class WithMethod(NoteSerializer):
+        class Meta(NoteSerializer.Meta):
+            pass
+
+    with pytest.raises(TypeError, match="snippet cannot be written in SQL"):
+        WithMethod.sql_representation("http://testserver")

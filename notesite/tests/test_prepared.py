@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import AuthToken
 from notes.models import Note, Revision
 from notes.tests.factories import NoteFactory
-from notesite.prepared import PreparedDelete, PreparedQuery, PreparedUpdate, fetchone, run_sql
+from notesite.prepared import PreparedDelete, PreparedQuery, PreparedUpdate, PreparedValues, fetchone, run_sql
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,44 @@ def test_placeholder_must_reach_the_parameters_once(db):
 note_at_version = PreparedUpdate(
     Note, lambda pk, version: Note.objects.filter(pk=pk, version=version), placeholders=[900_000_001, 900_000_002]
 )
+
+
+live_note_values = PreparedValues(
+    Note,
+    lambda owner_id, label: (
+        Note.objects.alive()
+        .filter(owner_id=owner_id)
+        .order_by("-updated_at", "-id")
+        .values("id", "pinned", "updated_at", "tags", label=Value("\0label\0"))
+    ),
+    placeholders=[-900_000_001, "\0label\0"],
+)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_prepared_values_equal_the_querysets_rows(user, other_user, count):
+    NoteFactory.create_batch(3, owner=user, tags=["a"], pinned=True)
+    NoteFactory(owner=other_user)
+    expected = [
+        {**row, "label": "given"}
+        for row in Note.objects.filter(owner=user)
+        .order_by("-updated_at", "-id")
+        .values("id", "pinned", "updated_at", "tags")[:count]
+    ]
+
+    rows = live_note_values.dicts(user.pk, "given", count=count)
+
+    assert rows == expected
+    assert all(type(row["pinned"]) is bool and row["updated_at"].tzinfo is not None for row in rows)
+
+
+def test_prepared_values_keep_a_plan_per_count_and_shape(user):
+    NoteFactory.create_batch(3, owner=user)
+
+    assert len(live_note_values.dicts(user.pk, "x", count=2)) == 2
+    assert len(live_note_values.dicts(user.pk, "x", count=2, shape="other")) == 2
+    assert len(live_note_values.dicts(user.pk, "x", count=3)) == 3
+    assert {shape[1:] for shape in live_note_values._plans} >= {(2, ()), (2, "other"), (3, ())}
 
 
 def test_prepared_update_writes_what_update_would(user):

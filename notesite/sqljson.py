@@ -1,0 +1,88 @@
+"""JSON written by the database: a row's representation as one text column.
+
+SQLite (json_object) and PostgreSQL (json_build_object) build JSON in C from
+the columns they already hold, where Python would convert each value into an
+object and then format it again. Each expression here writes a value exactly
+as the API's JSON has it (notes.serializers.FastRepresentationMixin.sql_representation
+chooses them from a serializer's fields; tests compare the two on both
+databases).
+"""
+
+import re
+
+from django.db.models import Func, TextField
+
+# The databases these expressions are written for.
+VENDORS = {"sqlite", "postgresql"}
+
+_KEY = re.compile(r"[a-z_]+")
+
+
+class JSONObjectText(Func):
+    """A JSON object, keys in the order given, as text.
+
+    Not Django's JSONObject: on PostgreSQL that builds jsonb, which reorders
+    the keys, and it answers a parsed value rather than the text.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, pairs):
+        self.keys = [key for key, _ in pairs]
+        # Keys are written into the SQL as literals: field names only.
+        if not all(_KEY.fullmatch(key) for key in self.keys):
+            raise ValueError(f"JSON keys must be field names: {self.keys}")
+        super().__init__(*(expression for _, expression in pairs))
+
+    def as_sql(self, compiler, connection, function="json_object", template="%s", **extra_context):
+        members, params = [], []
+        for key, expression in zip(self.keys, self.get_source_expressions(), strict=True):
+            sql, member_params = compiler.compile(expression)
+            members.append(f"'{key}', {sql}")
+            params.extend(member_params)
+        return template % f"{function}({', '.join(members)})", params
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="json_build_object", template="(%s)::text")
+
+
+class JSONBoolean(Func):
+    """A boolean column as true or false: SQLite keeps booleans as 0 and 1."""
+
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="json(CASE WHEN %(expressions)s THEN 'true' ELSE 'false' END)"
+        )
+
+
+class JSONColumn(Func):
+    """A JSONField's value embedded as JSON, not as a string of it (SQLite stores it as text)."""
+
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="json(%(expressions)s)")
+
+
+class UTCTimestampText(Func):
+    """A date-time as the API writes it: 2026-11-24T10:00:00.123456Z, in UTC.
+
+    SQLite holds Django's text, "2026-11-24 10:00:00.123456" in UTC, without
+    the fraction when it is zero; PostgreSQL formats its timestamptz.
+    """
+
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        text = f"substr({sql}, 1, 10) || 'T' || substr({sql}, 12, 8) || '.' || substr({sql} || '.000000', 21, 6) || 'Z'"
+        return text, params * 3
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="""to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+        )
