@@ -15,6 +15,7 @@ does the rank stored in the cursor stand in.
 """
 
 import datetime
+from collections.abc import Mapping
 from functools import reduce
 
 from django.core import signing
@@ -129,7 +130,7 @@ class KeysetPagination(BasePagination):
         return [_decode_value(value) for value in values], bool(backwards)
 
     def values_of(self, row):
-        if isinstance(row, dict):  # a values() queryset, e.g. tag counts
+        if isinstance(row, Mapping):  # a values() queryset, e.g. tag counts
             return [row[key.lstrip("-")] for key in self.keys]
         return [getattr(row, key.lstrip("-")) for key in self.keys]
 

@@ -5,9 +5,10 @@ which on a token check or a note fetch is most of a request, and as much
 again for each UPDATE or DELETE of an edit. These classes build their
 queryset once with placeholder values, let the ORM compile it (once per
 database), and later runs only swap the real values into that SQL, so the
-SQL is always the ORM's own. PreparedQuery reads rows back through the same
-compiler (converters, select_related), so a run returns exactly what the
-queryset would; PreparedUpdate prepares each value as update() would.
+SQL is always the ORM's own. PreparedQuery (objects) and PreparedValues
+(values() rows) read rows back through the same compiler (converters,
+select_related), so a run returns exactly what the queryset would;
+PreparedUpdate prepares each value as update() would.
 
 A run also skips Django's cursor wrapper when nothing watches queries
 (run_sql, which notes.bulk and notes.feed use too).
@@ -15,6 +16,7 @@ A run also skips Django's cursor wrapper when nothing watches queries
 
 import functools
 import threading
+from collections.abc import Mapping
 
 from django.db import connections, router, transaction
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
@@ -75,9 +77,41 @@ class PreparedValues(Prepared):
         shape = (alias, count, shape)
         plan = self.plan(shape, lambda queryset: ValuesPlan(queryset[:count], alias, self.placeholders))
         rows = run_sql(connections[alias], plan.sql, with_values(plan.params, plan.positions, values), fetchall)
-        if plan.converters:
-            rows = plan.compiler.apply_converters(rows, plan.converters)
-        return [dict(zip(plan.names, row, strict=True)) for row in rows]
+        return [ConvertedOnRead(plan, row) for row in rows]
+
+
+class ConvertedOnRead(Mapping):
+    """A values() row whose columns are converted as they are first read.
+
+    Converting is most of the cost of reading a row in Python (a date-time
+    from SQLite's text is parsed and made aware); a page whose notes come
+    as JSON from the database reads its cursor's columns from one row only.
+    """
+
+    __slots__ = ("_plan", "_raw", "_read")
+
+    def __init__(self, plan, raw):
+        self._plan, self._raw, self._read = plan, raw, {}
+
+    def __getitem__(self, name):
+        read = self._read
+        if name not in read:
+            position = self._plan.position_of[name]
+            value = self._raw[position]
+            converters, expression = self._plan.converters.get(position, ((), None))
+            for converter in converters:
+                value = converter(value, expression, self._plan.compiler.connection)
+            read[name] = value
+        return read[name]
+
+    def __iter__(self):
+        return iter(self._plan.names)
+
+    def __len__(self):
+        return len(self._plan.names)
+
+    def __repr__(self):
+        return f"<ConvertedOnRead {dict(self)!r}>"
 
 
 class PreparedUpdate(Prepared):
@@ -220,6 +254,7 @@ class ValuesPlan:
             self.names = list(query.selected)
         else:
             self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        self.position_of = {name: position for position, name in enumerate(self.names)}
         select = self.compiler.select[: self.compiler.col_count]
         self.converters = self.compiler.get_converters([column[0] for column in select])
 

@@ -99,6 +99,19 @@ def test_prepared_values_equal_the_querysets_rows(user, other_user, count):
     assert all(type(row["pinned"]) is bool and row["updated_at"].tzinfo is not None for row in rows)
 
 
+def test_prepared_values_convert_only_the_columns_read(user):
+    NoteFactory(owner=user)
+
+    row = live_note_values.dicts(user.pk, "given", count=1)[0]
+
+    assert row["id"] > 0
+    assert "updated_at" not in row._read  # not parsed: nothing asked for it
+    assert row["updated_at"].tzinfo is not None
+    assert set(row._read) == {"id", "updated_at"}
+    with pytest.raises(KeyError):
+        row["title"]
+
+
 def test_prepared_values_keep_a_plan_per_count_and_shape(user):
     NoteFactory.create_batch(3, owner=user)
 
