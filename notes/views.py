@@ -1,3 +1,5 @@
+import functools
+
 import orjson
 from django.db import connections, router
 from django.http import Http404
@@ -50,10 +52,19 @@ live_note_of = PreparedQuery(
     placeholders=[-900_000_001, -900_000_002],
 )
 
-# The first page of a user's whole list, which every client asks for first:
-# compiled once, each note's JSON written by the database in the
-# serializer's shape (NoteSerializer.sql_representation), its keys read for
-# the next page's cursor. Later pages and filtered lists are read by the ORM.
+
+@functools.lru_cache(maxsize=64)
+def note_json(origin, script_prefix):
+    """A note's JSON as the database writes it, its URL on `origin` (see NoteViewSet.list).
+
+    Built once per host and script prefix (the path its URL has).
+    """
+    return NoteSerializer.sql_representation(origin, nulls={"snippet"})
+
+
+# The first page of a user's whole list, which every client asks for first,
+# compiled once: each note's JSON as note_json writes it, with the columns
+# the next page's cursor is made of. Other pages compile their statement.
 first_page_of = PreparedValues(
     Note,
     lambda owner_id, origin: (
@@ -61,8 +72,7 @@ first_page_of = PreparedValues(
         .alive()
         .without_search_text()
         .values(
-            *(key.lstrip("-") for key in ordering_keys(Note.objects.all())),
-            json=NoteSerializer.sql_representation(origin, nulls={"snippet"}),
+            *(key.lstrip("-") for key in ordering_keys(Note.objects.all())), json=note_json(origin, get_script_prefix())
         )
     ),
     placeholders=[-900_000_003, "http://prepared.invalid"],
@@ -119,24 +129,36 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
-        if self.first_page_written_by_database():
-            origin = request.build_absolute_uri("/")[:-1]
+        if not self.written_by_database():
+            # A page is read as rows, not model instances (NoteRow).
+            page = [NoteRow(**row) for row in self.paginate_queryset(NoteRow.page_of(queryset))]
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+        origin = request.build_absolute_uri("/")[:-1]
+        if self.is_filtered() or self.paginator.cursor_query_param in request.query_params:
+            keys = [key.lstrip("-") for key in ordering_keys(queryset)]
+            rows = queryset.values(*keys, json=note_json(origin, get_script_prefix()))
+            page = self.paginator.paginate_queryset(rows, request, self)
+        else:
 
             def first_rows(count):
                 return first_page_of.dicts(request.user.pk, origin, count=count, shape=get_script_prefix())
 
             page = self.paginator.paginate_queryset(queryset, request, self, first_rows=first_rows)
-            return self.get_paginated_response([orjson.Fragment(row["json"]) for row in page])
-        # A page is read as rows, not model instances (NoteRow).
-        page = [NoteRow(**row) for row in self.paginate_queryset(NoteRow.page_of(queryset))]
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response([orjson.Fragment(row["json"]) for row in page])
 
-    def first_page_written_by_database(self):
-        """Whether this is the first page of the whole list, answered in JSON (first_page_of)."""
+    def written_by_database(self):
+        """Whether the page's notes are JSON the database writes: a JSON answer outside a search.
+
+        A page of 50 notes spent most of its time converting each column to
+        a Python value and formatting it again; the database writes the
+        same JSON from the columns (NoteSerializer.sql_representation, tests
+        compare the two). A search's snippets are Python's, and the
+        browsable API shows the serializer's data.
+        """
         return (
             self.request.accepted_renderer.format == "json"
-            and self.paginator.cursor_query_param not in self.request.query_params
-            and not self.is_filtered()
+            and not self.get_serializer_context()["search_terms"]
             and connections[router.db_for_read(Note)].vendor in sqljson.VENDORS
         )
 
