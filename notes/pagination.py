@@ -38,26 +38,31 @@ class KeysetPagination(BasePagination):
     # The unique field that ends every ordering, so the order is total.
     tiebreak = "id"
 
-    def paginate_queryset(self, queryset, request, view=None, first_rows=None):
-        """The page the request asks for.
+    def paginate_queryset(self, queryset, request, view=None):
+        keys = ordering_keys(queryset, self.tiebreak)
 
-        `first_rows(count)`, if given, must answer the queryset's first
-        `count` rows (a statement prepared for them): it reads the first page.
+        def fetch(count, position, backwards):
+            ordered = queryset
+            if backwards:
+                ordered = queryset.order_by(*(_flip(key) for key in keys))
+            if position is not None:
+                ordered = ordered.filter(after(keys, reanchored(queryset, keys, position), backwards))
+            return list(ordered[:count])
+
+        return self.paginate_rows(request, keys, fetch)
+
+    def paginate_rows(self, request, keys, fetch):
+        """The page the request asks for, in the order `keys` (ordering_keys), read by `fetch`.
+
+        `fetch(count, position, backwards)` answers the first `count` rows
+        after `position` (None: from the start) in that order, or in the
+        reverse order when moving backwards; each row has the keys' values.
         """
         self.request = request
         self.limit = self.get_limit(request)
-        self.keys = ordering_keys(queryset, self.tiebreak)
+        self.keys = keys
         position, backwards = self.decode_cursor(request)
-
-        if position is None and first_rows is not None:
-            rows = first_rows(self.limit + 1)
-        else:
-            ordered = queryset
-            if backwards:
-                ordered = queryset.order_by(*(_flip(key) for key in self.keys))
-            if position is not None:
-                ordered = ordered.filter(after(self.keys, reanchored(queryset, self.keys, position), backwards))
-            rows = list(ordered[: self.limit + 1])
+        rows = fetch(self.limit + 1, position, backwards)
         has_more = len(rows) > self.limit
         rows = rows[: self.limit]
         if backwards:

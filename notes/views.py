@@ -65,15 +65,15 @@ def note_json(origin, script_prefix):
 # The first page of a user's whole list, which every client asks for first,
 # compiled once: each note's JSON as note_json writes it, with the columns
 # the next page's cursor is made of. Other pages compile their statement.
+# The same queryset methods as the viewset's, so the same scoping and order.
+FIRST_PAGE_KEYS = ordering_keys(Note.objects.all())
 first_page_of = PreparedValues(
     Note,
     lambda owner_id, origin: (
         Note.objects.owned_by(owner_id)
         .alive()
         .without_search_text()
-        .values(
-            *(key.lstrip("-") for key in ordering_keys(Note.objects.all())), json=note_json(origin, get_script_prefix())
-        )
+        .values(*(key.lstrip("-") for key in FIRST_PAGE_KEYS), json=note_json(origin, get_script_prefix()))
     ),
     placeholders=[-900_000_003, "http://prepared.invalid"],
 )
@@ -128,23 +128,24 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         return bool(self.request.query_params.keys() & NoteFilter.base_filters.keys())
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
         if not self.written_by_database():
+            queryset = self.filter_queryset(self.get_queryset())
             # A page is read as rows, not model instances (NoteRow).
             page = [NoteRow(**row) for row in self.paginate_queryset(NoteRow.page_of(queryset))]
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
         origin = request.build_absolute_uri("/")[:-1]
         if self.is_filtered() or self.paginator.cursor_query_param in request.query_params:
+            queryset = self.filter_queryset(self.get_queryset())
             keys = [key.lstrip("-") for key in ordering_keys(queryset)]
             rows = queryset.values(*keys, json=note_json(origin, get_script_prefix()))
             page = self.paginator.paginate_queryset(rows, request, self)
-        else:
+        else:  # the first page of the whole list: there is no position to start after
 
-            def first_rows(count):
+            def first_rows(count, position, backwards):
                 return first_page_of.dicts(request.user.pk, origin, count=count, shape=get_script_prefix())
 
-            page = self.paginator.paginate_queryset(queryset, request, self, first_rows=first_rows)
+            page = self.paginator.paginate_rows(request, FIRST_PAGE_KEYS, first_rows)
         return self.get_paginated_response([orjson.Fragment(row["json"]) for row in page])
 
     def written_by_database(self):
