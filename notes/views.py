@@ -143,7 +143,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         else:  # the first page of the whole list: there is no position to start after
 
             def first_rows(count, position, backwards):
-                return first_page_of.dicts(request.user.pk, origin, count=count, shape=get_script_prefix())
+                return first_page_of.rows(request.user.pk, origin, count=count, shape=get_script_prefix())
 
             page = self.paginator.paginate_rows(request, FIRST_PAGE_KEYS, first_rows)
         return self.get_paginated_response([orjson.Fragment(row["json"]) for row in page])

@@ -67,8 +67,8 @@ class PreparedQuery(Prepared):
 class PreparedValues(Prepared):
     """A values() queryset's rows, compiled once per database and per number of rows asked for."""
 
-    def dicts(self, *values, count, shape=()):
-        """The first `count` rows the queryset would give for `values`, as values() gives them.
+    def rows(self, *values, count, shape=()):
+        """The first `count` rows the queryset would give for `values`: mappings equal to values()' dicts.
 
         `shape`: anything else the SQL depends on (a script prefix a reversed URL in it has).
         """

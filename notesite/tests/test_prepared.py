@@ -93,7 +93,7 @@ def test_prepared_values_equal_the_querysets_rows(user, other_user, count):
         .values("id", "pinned", "updated_at", "tags")[:count]
     ]
 
-    rows = live_note_values.dicts(user.pk, "given", count=count)
+    rows = live_note_values.rows(user.pk, "given", count=count)
 
     assert rows == expected
     assert all(type(row["pinned"]) is bool and row["updated_at"].tzinfo is not None for row in rows)
@@ -102,7 +102,7 @@ def test_prepared_values_equal_the_querysets_rows(user, other_user, count):
 def test_prepared_values_convert_only_the_columns_read(user):
     NoteFactory(owner=user)
 
-    row = live_note_values.dicts(user.pk, "given", count=1)[0]
+    row = live_note_values.rows(user.pk, "given", count=1)[0]
 
     assert row["id"] > 0
     assert "updated_at" not in row._read  # not parsed: nothing asked for it
@@ -115,9 +115,9 @@ def test_prepared_values_convert_only_the_columns_read(user):
 def test_prepared_values_keep_a_plan_per_count_and_shape(user):
     NoteFactory.create_batch(3, owner=user)
 
-    assert len(live_note_values.dicts(user.pk, "x", count=2)) == 2
-    assert len(live_note_values.dicts(user.pk, "x", count=2, shape="other")) == 2
-    assert len(live_note_values.dicts(user.pk, "x", count=3)) == 3
+    assert len(live_note_values.rows(user.pk, "x", count=2)) == 2
+    assert len(live_note_values.rows(user.pk, "x", count=2, shape="other")) == 2
+    assert len(live_note_values.rows(user.pk, "x", count=3)) == 3
     assert {shape[1:] for shape in live_note_values._plans} >= {(2, ()), (2, "other"), (3, ())}
 
 
