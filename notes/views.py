@@ -42,6 +42,7 @@ from notes.services import (
 )
 from notesite import sqljson
 from notesite.prepared import PreparedQuery, PreparedValues
+from notesite.renderers import JSONRenderer as OrjsonRenderer
 from notesite.schema import VALIDATION_ERROR_SCHEMA, ErrorSerializer
 
 # The lookup behind every note detail request, compiled once (notesite.prepared);
@@ -158,7 +159,8 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         browsable API shows the serializer's data.
         """
         return (
-            self.request.accepted_renderer.format == "json"
+            # orjson's renderer writes the database's text into the page as it is.
+            isinstance(self.request.accepted_renderer, OrjsonRenderer)
             and not self.get_serializer_context()["search_terms"]
             and connections[router.db_for_read(Note)].vendor in sqljson.VENDORS
         )

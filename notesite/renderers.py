@@ -1,4 +1,8 @@
-"""JSON rendering with orjson, several times faster than the standard library."""
+"""JSON rendering with orjson, several times faster than the standard library.
+
+It also writes an `orjson.Fragment` (JSON text made elsewhere, such as a
+note the database wrote) into the answer as it is.
+"""
 
 import orjson
 from rest_framework import renderers
