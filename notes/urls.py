@@ -33,10 +33,10 @@ router.register("tags", TagViewSet, basename="tag")
 router.register("attachments", AttachmentViewSet, basename="attachment")
 
 urlpatterns = [
+    *router.urls,  # first: the notes' routes are asked for most
     path("changes/", ChangesView.as_view(), name="changes"),
     path("export/", ExportView.as_view(), name="export"),
     path("import/", ImportView.as_view(), name="import"),
     path("notes/<str:pk>/attachments/", NoteAttachmentsView.as_view(), name="note-attachments"),
     path("notes/<str:pk>/share/", NoteShareView.as_view(), name="note-share"),
-    *router.urls,
 ]

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from notes.sharing.views import shared_attachment, shared_note
 
 urlpatterns = [
+    # First: the API's routes are asked for most, and URLs are matched in order.
+    path("api/", include("notes.urls")),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
@@ -15,7 +17,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Session login for the browsable API.
     path("api-auth/", include("rest_framework.urls")),
-    path("api/", include("notes.urls")),
     # Public links: a note anyone with the link may read, and its images.
     re_path(
         r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]{1,18})/?$",
