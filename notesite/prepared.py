@@ -81,7 +81,7 @@ class PreparedValues(Prepared):
 
 
 class ConvertedOnRead(Mapping):
-    """A values() row whose columns are converted as they are first read.
+    """A values() row whose columns are converted as they are first read: row["title"] or row.title.
 
     Converting is most of the cost of reading a row in Python (a date-time
     from SQLite's text is parsed and made aware); a page whose notes come
@@ -103,6 +103,16 @@ class ConvertedOnRead(Mapping):
                 value = converter(value, expression, self._plan.compiler.connection)
             read[name] = value
         return read[name]
+
+    def __getattr__(self, name):
+        # Columns are attributes too, for code written for model instances.
+        # (Never the slots: before __init__, as copy makes a row, they are unset.)
+        if name in self.__slots__:
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def __iter__(self):
         return iter(self._plan.names)

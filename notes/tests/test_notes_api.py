@@ -1,9 +1,13 @@
 """The notes contract of SPEC 3: status codes, headers, versions and conflicts."""
 
 import pytest
+from django.urls import set_script_prefix
+from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from notes.models import Note, NoteTag
+from notes.services import note_update
 from notes.tests.factories import NoteFactory
+from notes.views import NoteViewSet
 
 pytestmark = pytest.mark.django_db
 
@@ -291,6 +295,51 @@ def test_anonymous_requests_are_401(api_client, note):
         assert getattr(api_client, method)(detail(note)).status_code == 401
     assert api_client.get("/api/notes/").status_code == 401
     assert api_client.post("/api/notes/", {"title": "x"}).status_code == 401
+
+
+# A note in JSON is written by the database (NoteViewSet.get_written_object)
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_note_in_json_equals_the_serializers_data(auth_client, user, pinned):
+    # The browsable API shows the serializer's data; JSON comes from the database.
+    note = NoteFactory(owner=user, title='"ü" <b>\\', content="\x02\x1f\u2028😀\r\n", tags=["é", "b"])
+    note = note_update(note=note, pinned=pinned)
+
+    as_json = auth_client.get(detail(note))
+    as_data = auth_client.get(detail(note), HTTP_ACCEPT="text/html")
+
+    assert as_json.json() == as_data.data
+    assert list(as_json.json()) == list(as_data.data)  # the same order of fields
+    assert as_json["ETag"] == as_data["ETag"] == f'"{note.version}"'
+
+
+def test_a_note_in_json_follows_the_script_prefix(auth_client, note):
+    set_script_prefix("/notes/")  # as WSGIHandler does from SCRIPT_NAME (the test client does not)
+    try:
+        below_prefix = auth_client.get(detail(note)).json()
+    finally:
+        set_script_prefix("/")
+
+    assert below_prefix["url"] == f"http://testserver/notes/api/notes/{note.pk}/"
+    assert auth_client.get(detail(note)).json()["url"] == f"http://testserver/api/notes/{note.pk}/"
+
+
+class RefusePinned(BasePermission):
+    """An object permission that reads a column of the note."""
+
+    def has_object_permission(self, request, view, obj):
+        return not obj.pinned
+
+
+def test_a_note_in_json_passes_the_object_permissions(auth_client, user, monkeypatch):
+    monkeypatch.setattr(NoteViewSet, "permission_classes", [IsAuthenticated, RefusePinned])
+    pinned = NoteFactory(owner=user, pinned=True)
+    unpinned = NoteFactory(owner=user, pinned=False)
+
+    for accept in ["application/json", "text/html"]:
+        assert auth_client.get(detail(pinned), HTTP_ACCEPT=accept).status_code == 403
+        assert auth_client.get(detail(unpinned), HTTP_ACCEPT=accept).status_code == 200
 
 
 # Query counts

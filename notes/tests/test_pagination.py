@@ -183,8 +183,9 @@ def test_list_costs_two_queries_whatever_the_page_size(auth_client, user, django
 
 
 def test_the_first_page_shows_each_note_as_its_own_url_does(auth_client, user):
-    # The first page is written by the database (views.first_page_of), the
-    # next ones and a note's own URL by the serializer: all agree.
+    # The first page is written by the database from a statement compiled
+    # once (views.first_page_of), the next ones from the queryset, a note's
+    # own URL from another statement (views.live_note_json_of): all agree.
     notes = NoteFactory.create_batch(5, owner=user, tags=["b", "ä"], content='"quoted"\n\x01 😀')
     note_update(note=notes[1], pinned=True)
 

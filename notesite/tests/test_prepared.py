@@ -1,6 +1,7 @@
 """Prepared statements do exactly what their querysets would."""
 
 import asyncio
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +111,17 @@ def test_prepared_values_convert_only_the_columns_read(user):
     assert set(row._read) == {"id", "updated_at"}
     with pytest.raises(KeyError):
         row["title"]
+
+
+def test_prepared_values_rows_read_columns_as_attributes_too(user):
+    note = NoteFactory(owner=user, title="Attribute")
+
+    row = live_note_values.rows(user.pk, "given", count=1)[0]
+
+    assert (row.id, row.updated_at) == (note.pk, row["updated_at"])
+    with pytest.raises(AttributeError):
+        getattr(row, "title")  # noqa: B009 (not a column of this row)
+    assert copy.copy(row) == row  # copy builds a row before its slots are set
 
 
 def test_prepared_values_keep_a_plan_per_count_and_shape(user):
