@@ -5,8 +5,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models import F, Value
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -170,7 +169,7 @@ def _sql_value_of(field, model, origin):
     """The SQL expression writing `field` of a `model` row as its to_representation would, or None."""
     if type(field) is IdentityURLField:
         prefix, suffix = field.path_parts()
-        return Concat(Value(origin), Value(prefix), F("pk"), Value(suffix), output_field=TextField())
+        return sqljson.TextConcat(Value(origin), Value(prefix), F("pk"), Value(suffix))
     formatter = _fast_formatter(field)
     if formatter not in _SQL_VALUE or len(field.source_attrs) != 1:
         return None
