@@ -175,9 +175,12 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         search's snippets are Python's, and the browsable API shows the
         serializer's data.
         """
+        renderer, media_type = self.request.accepted_renderer, self.request.accepted_media_type
         return (
-            # orjson's renderer writes the database's text into the answer as it is.
-            isinstance(self.request.accepted_renderer, OrjsonRenderer)
+            # orjson's renderer writes the database's text into the answer as it is,
+            isinstance(renderer, OrjsonRenderer)
+            # so not indented, as `Accept: application/json; indent=2` asks.
+            and not (";" in media_type and renderer.get_indent(media_type, {}))
             and not self.get_serializer_context().get("search_terms")
             and connections[router.db_for_read(Note)].vendor in sqljson.VENDORS
         )

@@ -314,6 +314,17 @@ def test_a_note_in_json_equals_the_serializers_data(auth_client, user, pinned):
     assert as_json["ETag"] == as_data["ETag"] == f'"{note.version}"'
 
 
+@pytest.mark.parametrize("url", ["/api/notes/", "/api/notes/{id}/"])
+def test_json_asked_indented_is_indented(auth_client, note, url):
+    url = url.format(id=note.pk)
+
+    indented = auth_client.get(url, HTTP_ACCEPT="application/json; indent=2")
+
+    assert indented.status_code == 200
+    assert b'"title": "Groceries",\n' in indented.content  # a note's own fields indented too
+    assert indented.json() == auth_client.get(url).json()
+
+
 def test_a_note_in_json_follows_the_script_prefix(auth_client, note):
     set_script_prefix("/notes/")  # as WSGIHandler does from SCRIPT_NAME (the test client does not)
     try:
