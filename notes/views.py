@@ -64,18 +64,19 @@ def note_json(origin, script_prefix):
     return NoteSerializer.sql_representation(origin, nulls={"snippet"})
 
 
+def page_rows(queryset, keys, origin):
+    """The queryset's notes as note_json writes them, with the columns of the ordering `keys` (the cursor's)."""
+    return queryset.values(*(key.lstrip("-") for key in keys), json=note_json(origin, get_script_prefix()))
+
+
 # The first page of a user's whole list, which every client asks for first,
-# compiled once: each note's JSON as note_json writes it, with the columns
-# the next page's cursor is made of. Other pages compile their statement.
-# The same queryset methods as the viewset's, so the same scoping and order.
+# compiled once. Other pages compile their statement. The same queryset
+# methods as the viewset's, so the same scoping and order.
 FIRST_PAGE_KEYS = ordering_keys(Note.objects.all())
 first_page_of = PreparedValues(
     Note,
-    lambda owner_id, origin: (
-        Note.objects.owned_by(owner_id)
-        .alive()
-        .without_search_text()
-        .values(*(key.lstrip("-") for key in FIRST_PAGE_KEYS), json=note_json(origin, get_script_prefix()))
+    lambda owner_id, origin: page_rows(
+        Note.objects.owned_by(owner_id).alive().without_search_text(), FIRST_PAGE_KEYS, origin
     ),
     placeholders=[-900_000_003, "http://prepared.invalid"],
 )
@@ -154,9 +155,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         origin = self.origin()
         if self.is_filtered() or self.paginator.cursor_query_param in request.query_params:
             queryset = self.filter_queryset(self.get_queryset())
-            keys = [key.lstrip("-") for key in ordering_keys(queryset)]
-            rows = queryset.values(*keys, json=note_json(origin, get_script_prefix()))
-            page = self.paginator.paginate_queryset(rows, request, self)
+            page = self.paginator.paginate_queryset(page_rows(queryset, ordering_keys(queryset), origin), request, self)
         else:  # the first page of the whole list: there is no position to start after
 
             def first_rows(count, position, backwards):
