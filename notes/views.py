@@ -82,11 +82,12 @@ first_page_of = PreparedValues(
 )
 
 # A note answered in JSON (GET one note), compiled once: its JSON as note_json
-# writes it, with its columns, which the ETag and the permission checks read.
+# writes it, with its columns (and pk, as a page's NoteRow has), which the
+# ETag and the permission checks read.
 live_note_json_of = PreparedValues(
     Note,
     lambda owner_id, pk, origin: live_note(owner_id, pk).values(
-        *NoteSerializer.read_columns, "owner_id", json=note_json(origin, get_script_prefix())
+        "pk", *NoteSerializer.read_columns, "owner_id", json=note_json(origin, get_script_prefix())
     ),
     placeholders=[-900_000_004, -900_000_005, "http://prepared.invalid"],
 )
@@ -203,7 +204,9 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         """get_object() for a note the database writes as JSON: a row, with the JSON under "json".
 
         The row's columns are also its attributes (converted when read), so
-        the ETag and the permission checks read the note as from a model.
+        the ETag and an object permission read `note.version`, `note.pk` or
+        `note.owner_id` as on a model; related objects (`note.owner`) are not
+        loaded: compare ids.
         """
         pk = note_id(self.kwargs["pk"])
         origin, prefix = self.origin(), get_script_prefix()

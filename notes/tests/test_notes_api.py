@@ -353,6 +353,20 @@ def test_a_note_in_json_passes_the_object_permissions(auth_client, user, monkeyp
         assert auth_client.get(detail(unpinned), HTTP_ACCEPT=accept).status_code == 200
 
 
+class OwnerOnly(BasePermission):
+    """The usual owner check, written against ids."""
+
+    def has_object_permission(self, request, view, obj):
+        return obj.owner_id == request.user.pk and obj.pk == int(view.kwargs["pk"])
+
+
+def test_a_note_in_json_gives_permissions_its_pk_and_owner(auth_client, note, monkeypatch):
+    monkeypatch.setattr(NoteViewSet, "permission_classes", [IsAuthenticated, OwnerOnly])
+
+    assert auth_client.get(detail(note)).status_code == 200
+    assert auth_client.get(detail(note), HTTP_ACCEPT="text/html").status_code == 200
+
+
 # Query counts
 
 
