@@ -17,17 +17,34 @@ does the rank stored in the cursor stand in.
 import datetime
 from collections.abc import Mapping
 from functools import reduce
+from urllib.parse import urlencode
 
+import orjson
 from django.core import signing
 from django.db.models import BooleanField, Expression, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
+from django.utils.encoding import escape_uri_path
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 
 CURSOR_SALT = "notes.pagination.cursor"
+
+
+class CursorSerializer:
+    """A cursor's payload as JSON for django.core.signing, by orjson.
+
+    signing's own JSONSerializer builds a JSON encoder per cursor; orjson
+    writes the same bytes for the ASCII a cursor holds (non-ASCII text as
+    UTF-8, not escaped) and reads either, so links signed before still work.
+    """
+
+    def dumps(self, obj):
+        return orjson.dumps(obj)
+
+    def loads(self, data):
+        return orjson.loads(data)
 
 
 class KeysetPagination(BasePagination):
@@ -126,7 +143,7 @@ class KeysetPagination(BasePagination):
         if raw is None:
             return None, False
         try:
-            payload = signing.loads(raw, salt=CURSOR_SALT)
+            payload = signing.loads(raw, salt=CURSOR_SALT, serializer=CursorSerializer)
             keys, values, backwards = payload["k"], payload["v"], payload["b"]
         except (signing.BadSignature, KeyError, TypeError, ValueError):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
@@ -143,8 +160,13 @@ class KeysetPagination(BasePagination):
         if position is None:
             return None
         payload = {"k": self.keys, "v": [_encode_value(v) for v in position], "b": backwards}
-        url = self.request.build_absolute_uri()
-        return replace_query_param(url, self.cursor_query_param, signing.dumps(payload, salt=CURSOR_SALT))
+        # The request's URL with the cursor replaced, written as DRF's
+        # replace_query_param writes it (parameters sorted), from the query
+        # the request has already parsed rather than from its URL re-parsed.
+        query = dict(self.request.query_params.lists())
+        query[self.cursor_query_param] = [signing.dumps(payload, salt=CURSOR_SALT, serializer=CursorSerializer)]
+        url = self.request.build_absolute_uri(escape_uri_path(self.request.path))
+        return f"{url}?{urlencode(sorted(query.items()), doseq=True)}"
 
 
 def ordering_keys(queryset, tiebreak="id"):

@@ -181,18 +181,29 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
             isinstance(renderer, OrjsonRenderer)
             # so not indented, as `Accept: application/json; indent=2` asks.
             and not (";" in media_type and renderer.get_indent(media_type, {}))
-            and not self.get_serializer_context().get("search_terms")
+            and not self.search_terms
             and connections[router.db_for_read(Note)].vendor in sqljson.VENDORS
         )
 
     def origin(self):
-        """Scheme and host of the request: what the notes' URLs start with."""
-        return self.request.build_absolute_uri("/")[:-1]
+        """Scheme and host of the request: what the notes' URLs start with.
+
+        build_absolute_uri("/") without the slash, and without parsing a URL
+        to get there: get_host() has validated the host, so it needs no quoting.
+        """
+        return f"{self.request.scheme}://{self.request.get_host()}"
+
+    @functools.cached_property
+    def search_terms(self):
+        """The list's search terms (none elsewhere): for the snippets, and for choosing who writes JSON."""
+        if self.action != "list":
+            return []
+        return query_terms(self.request.query_params.get("search", ""))
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if self.action == "list":
-            context["search_terms"] = query_terms(self.request.query_params.get("search", ""))
+            context["search_terms"] = self.search_terms
         return context
 
     def get_object(self):

@@ -97,8 +97,10 @@ class ConvertedOnRead(Mapping):
         read = self._read
         if name not in read:
             position = self._plan.position_of[name]
+            if position not in self._plan.converters:  # as the driver gave it (a page's JSON)
+                return self._raw[position]
             value = self._raw[position]
-            converters, expression = self._plan.converters.get(position, ((), None))
+            converters, expression = self._plan.converters[position]
             for converter in converters:
                 value = converter(value, expression, self._plan.compiler.connection)
             read[name] = value

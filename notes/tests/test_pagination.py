@@ -7,7 +7,7 @@ from django.core import signing
 from django.urls import set_script_prefix
 
 from notes.models import Note
-from notes.pagination import CURSOR_SALT, after
+from notes.pagination import CURSOR_SALT, CursorSerializer, after
 from notes.services import note_trash, note_update
 from notes.tests.factories import NoteFactory
 
@@ -166,6 +166,39 @@ def test_garbage_cursor_is_400(auth_client, db, cursor):
     assert "cursor" in response.json()
 
 
+def test_next_link_keeps_the_query_and_replaces_the_cursor(auth_client, user):
+    NoteFactory.create_batch(5, owner=user, tags=["b"])
+
+    first = auth_client.get("/api/notes/?tag=b&limit=2&zz=%C3%A9+x&empty=").json()["next"]
+    second = auth_client.get(first).json()["next"]
+
+    for link in [first, second]:
+        parts = urlsplit(link)
+        assert (parts.scheme, parts.netloc, parts.path) == ("http", "testserver", "/api/notes/")
+        names = [pair.split("=")[0] for pair in parts.query.split("&")]
+        assert names == ["cursor", "empty", "limit", "tag", "zz"]  # sorted, the cursor once
+        assert parse_qs(parts.query, keep_blank_values=True)["zz"] == ["é x"]
+    assert urlsplit(first).query != urlsplit(second).query
+
+
+def test_cursors_signed_before_orjson_still_page(auth_client, user):
+    # Links handed out earlier were signed over Django's JSONSerializer
+    # (non-ASCII escaped as \uXXXX); a cursor reads either.
+    for title in ["a", "b", "é1", "é2", "z"]:
+        NoteFactory(owner=user, title=title)
+    payload = {"k": ["title", "id"], "v": ["é1", Note.objects.get(title="é1").pk], "b": False}
+    cursor = signing.dumps(payload, salt=CURSOR_SALT)
+    assert cursor != signing.dumps(payload, salt=CURSOR_SALT, serializer=CursorSerializer)
+
+    titles = [note["title"] for note in auth_client.get("/api/notes/?ordering=title").json()["results"]]
+
+    response = auth_client.get("/api/notes/", {"ordering": "title", "cursor": cursor})
+
+    assert response.status_code == 200
+    assert [note["title"] for note in response.json()["results"]] == titles[titles.index("é1") + 1 :]
+    assert "é2" in titles[titles.index("é1") + 1 :]
+
+
 def test_cursor_signed_for_another_ordering_is_400(auth_client, db):
     forged = signing.dumps({"k": ["title", "id"], "v": ["a", 1], "b": False}, salt=CURSOR_SALT)
 
@@ -222,7 +255,8 @@ def pointing_at(link):
     parts = urlsplit(link)
     query = parse_qs(parts.query)
     cursor = query.pop("cursor", [None])[0]
-    return parts._replace(query=""), query, cursor and signing.loads(cursor, salt=CURSOR_SALT)
+    position = cursor and signing.loads(cursor, salt=CURSOR_SALT, serializer=CursorSerializer)
+    return parts._replace(query=""), query, position
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,10 @@ def test_prepared_values_convert_only_the_columns_read(user):
     assert row["id"] > 0
     assert "updated_at" not in row._read  # not parsed: nothing asked for it
     assert row["updated_at"].tzinfo is not None
-    assert set(row._read) == {"id", "updated_at"}
+    # Kept once converted (SQLite's date-times); a column with nothing to
+    # convert is read as the driver gave it.
+    plan = row._plan
+    assert set(row._read) == {name for name in ["id", "updated_at"] if plan.position_of[name] in plan.converters}
     with pytest.raises(KeyError):
         row["title"]
 
