@@ -15,7 +15,6 @@ bench/RESULTS.md.
 """
 
 import argparse
-import statistics
 import sys
 import tempfile
 from datetime import date
@@ -31,6 +30,7 @@ from bench.throughput import (  # noqa: E402
     prepare_service,
     prepare_tutorial,
     run_interleaved,
+    summarise,
 )
 
 LAYERS = [
@@ -60,10 +60,10 @@ def main():
     runs = run_interleaved([service, tutorial, ceiling], scenarios, args, workdir)
 
     def rate(name, scenario):
-        figures = runs[(name, scenario)]
-        if any(f["non_2xx"] or f["errors"] for f in figures):
-            raise RuntimeError(f"{name} answered {scenario} with errors: {figures}")
-        return statistics.mean(f["rps"] for f in figures)
+        figures = summarise(runs[(name, scenario)])
+        if figures["non_2xx"] or figures["errors"]:
+            raise RuntimeError(f"{name} answered {scenario} with errors: {runs[(name, scenario)]}")
+        return figures["rps"]
 
     tutorial_rate = rate("tutorial", "GET one note")
     rows, previous = [], None
@@ -81,7 +81,7 @@ def main():
         f"Measured {date.today().isoformat()} on {machine_description()}, by `python bench/floor.py` "
         f"({args.rounds} interleaved rounds of {args.duration} s, {args.connections} connections; "
         "one gunicorn with the production configuration on SQLite pinned to one core, wrk on the "
-        "other; req/s is the mean of the rounds). Each row adds one layer of what GET one note goes "
+        "other; req/s is the median of the rounds). Each row adds one layer of what GET one note goes "
         "through; us per request is the core's time per answer (1 / req/s), the difference what "
         "that layer adds.\n\n"
         "| layer | req/s | us per request | added | vs tutorial |\n|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"

@@ -13,14 +13,13 @@ bench/RESULTS.md.
 
 import argparse
 import datetime
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.results import write_section
-from bench.throughput import machine_description, prepare_service, run_interleaved
+from bench.throughput import machine_description, prepare_service, run_interleaved, summarise
 
 SCENARIOS = ["POST", "PATCH"]
 # The same settings with Django's SQLite backend in place of notesite.sqlite.
@@ -49,11 +48,11 @@ def main():
     for scenario in SCENARIOS:
         for target in contenders:
             rounds = runs[(target.name, scenario)]
+            figures = summarise(rounds)
             lines.append(
-                f"| {scenario} | {target.name} | {statistics.mean(r['rps'] for r in rounds):.0f} | "
-                f"{statistics.median(r['p50_ms'] for r in rounds):.2f} | "
-                f"{statistics.median(r['p99_ms'] for r in rounds):.2f} | {max(r['p99_ms'] for r in rounds):.2f} | "
-                f"{sum(r['non_2xx'] + r['errors'] for r in rounds)} |"
+                f"| {scenario} | {target.name} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} | "
+                f"{figures['p99_ms']:.2f} | {max(r['p99_ms'] for r in rounds):.2f} | "
+                f"{figures['non_2xx'] + figures['errors']} |"
             )
     table = "\n".join(lines)
     print("\n" + table)
@@ -62,7 +61,7 @@ def main():
         f"## Writers on SQLite\n\nMeasured {datetime.date.today().isoformat()} on {machine_description()}, by "
         f"`python bench/writers.py --duration {args.duration} --rounds {args.rounds}`: the production gunicorn "
         f"(2 workers of 4 threads) pinned to one core, wrk to the other, {args.connections} connections, "
-        f"{args.rounds} interleaved rounds; req/s is the mean of the rounds, p50 and p99 their median.\n\n"
+        f"{args.rounds} interleaved rounds; req/s, p50 and p99 are each the median of the rounds.\n\n"
         "Django's SQLite backend leaves a writer that finds the write lock taken to SQLite's busy handler, "
         "which sleeps 1, 2, 5, 10 ... 100 ms between tries; the project's backend (`notesite/sqlite`) first "
         "queues the writers of a process on a lock that hands over the moment the previous one commits.\n\n"

@@ -88,8 +88,9 @@ class UTCTimestampText(Func):
     output_field = TextField()
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        # The fraction completed, the space made a T: three string operations
-        # a value (of ten, splitting it into parts, a fifth of a page's time).
+        # The fraction completed and the space made a T: three string
+        # operations per value, where splitting it into parts took ten (a
+        # fifth of the time SQLite spent writing a page).
         return self.as_sql(
             compiler, connection, template="replace(substr(%(expressions)s || '.000000', 1, 26), ' ', 'T') || 'Z'"
         )
