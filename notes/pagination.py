@@ -17,7 +17,7 @@ does the rank stored in the cursor stand in.
 import datetime
 from collections.abc import Mapping
 from functools import reduce
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 from django.core import signing
@@ -166,7 +166,19 @@ class KeysetPagination(BasePagination):
         query = dict(self.request.query_params.lists())
         query[self.cursor_query_param] = [signing.dumps(payload, salt=CURSOR_SALT, serializer=CursorSerializer)]
         url = self.request.build_absolute_uri(escape_uri_path(self.request.path))
-        return f"{url}?{urlencode(sorted(query.items()), doseq=True)}"
+        return f"{url}?{urlencode(sorted(query.items()), doseq=True, quote_via=_quote_plus)}"
+
+
+def _quote_plus(value, safe="", encoding=None, errors=None):
+    """quote_plus's very text, faster for a signed cursor.
+
+    quote_plus escapes a string with any character outside its safe set one
+    character at a time, and a cursor's colons sent every link that way (a
+    ~190-character cursor: 8 us of a page's ~600). Kept safe, then escaped
+    as quote_plus escapes them, they no longer do: escapes are written %XX,
+    so every colon left in the text was one in the value.
+    """
+    return quote_plus(value, safe + ":", encoding, errors).replace(":", "%3A")
 
 
 def ordering_keys(queryset, tiebreak="id"):

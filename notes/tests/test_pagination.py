@@ -1,8 +1,10 @@
 """Keyset pagination: a walk sees every unchanged note exactly once."""
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from django.core import signing
 from django.test import RequestFactory
 from django.urls import set_script_prefix
@@ -10,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
 from notes.models import Note
-from notes.pagination import CURSOR_SALT, CursorSerializer, KeysetPagination, after
+from notes.pagination import CURSOR_SALT, CursorSerializer, KeysetPagination, _quote_plus, after
 from notes.services import note_trash, note_update
 from notes.tests.factories import NoteFactory
 
@@ -184,7 +186,9 @@ def test_next_link_keeps_the_query_and_replaces_the_cursor(auth_client, user):
     assert urlsplit(first).query != urlsplit(second).query
 
 
-@pytest.mark.parametrize("query", ["", "limit=2&a=%FF&b=%00&a=2", "cursor=old&z=1&empty=", "tag=a&x=%C3%A9+y"])
+@pytest.mark.parametrize(
+    "query", ["", "limit=2&a=%FF&b=%00&a=2", "cursor=old&z=1&empty=", "tag=a&x=%C3%A9+y", "q=a:b%3Ac+%3A&t:=:"]
+)
 def test_links_are_written_as_drfs_replace_query_param_wrote_them(monkeypatch, query):
     # The link is built from the parsed query, not by re-parsing the URL;
     # clients holding links, or comparing them, see the same text as before.
@@ -196,6 +200,12 @@ def test_links_are_written_as_drfs_replace_query_param_wrote_them(monkeypatch, q
     link = paginator.link([5], backwards=False)
 
     assert link == replace_query_param(request.build_absolute_uri(), "cursor", "signed:cursor")
+
+
+@given(st.text(alphabet=st.sampled_from("ab:+% /\x00é€~-_.")) | st.text())
+def test_links_quote_every_value_as_quote_plus_does(value):
+    assert _quote_plus(value) == quote_plus(value)
+    assert _quote_plus(value.encode()) == quote_plus(value.encode())
 
 
 def test_cursors_signed_before_orjson_still_page(auth_client, user):
