@@ -3,11 +3,11 @@
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from django.core import signing
 from django.test import RequestFactory
 from django.urls import set_script_prefix
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
