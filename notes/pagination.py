@@ -170,13 +170,13 @@ class KeysetPagination(BasePagination):
 
 
 def _quote_plus(value, safe="", encoding=None, errors=None):
-    """quote_plus's very text, faster for a signed cursor.
+    """quote_plus(value) as urlencode calls it: the same text, without its slow path for a cursor.
 
-    quote_plus escapes a string with any character outside its safe set one
-    character at a time, and a cursor's colons sent every link that way (a
-    ~190-character cursor: 8 us of a page's ~600). Kept safe, then escaped
-    as quote_plus escapes them, they no longer do: escapes are written %XX,
-    so every colon left in the text was one in the value.
+    A colon is outside quote_plus's safe characters, so a signed cursor's two
+    colons sent all ~190 of its characters through quote_plus one at a time
+    (8 us of a page's ~600). Here colons are kept safe, then written %3A as
+    quote_plus writes them; escapes are %XX, so every colon left came from
+    the value.
     """
     return quote_plus(value, safe + ":", encoding, errors).replace(":", "%3A")
 
