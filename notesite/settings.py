@@ -139,6 +139,8 @@ MIDDLEWARE = [
     # stays whole: `check --deploy` looks for it by name, and it costs little.
     "notesite.browser_middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Inside the ones that add headers (and Content-Length), so its 413 has them too.
+    "notesite.chunked.ChunkedBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "notesite.browser_middleware.BrowserAuthenticationMiddleware",
     "notesite.browser_middleware.BrowserMessageMiddleware",
