@@ -80,6 +80,10 @@ def test_a_name_beyond_ascii_is_sent_encoded(auth_client, note):
         ("bytes=3000000-", 3000000, len(DATA) - 1),
         ("bytes=10-99999999999", 10, len(DATA) - 1),
         ("bytes=-99999999999", 0, len(DATA) - 1),
+        # Past any file's end, however many digits (RFC 9110 14.1.2: the rest of the file).
+        ("bytes=10-" + "9" * 20, 10, len(DATA) - 1),
+        ("bytes=0-" + "9" * 5000, 0, len(DATA) - 1),
+        ("bytes=-" + "9" * 5000, 0, len(DATA) - 1),
         ("BYTES = 5 - 9", 5, 9),
     ],
 )
@@ -104,6 +108,10 @@ def test_a_range_answers_206_with_exactly_those_bytes(auth_client, download_url,
         "bytes=abc",
         "bytes=1-2-3",
         "bytes=" + "9" * 5000 + "-",
+        "bytes=" + "9" * 20 + "-" + "9" * 30,
+        "bytes=\uff11-\uff12",  # digits, but not ASCII ones (fullwidth)
+        # Spaces a regular expression backtracked on for minutes (a header may be 8 KB).
+        "bytes=" + " " * 4000 + "-" + " " * 4000 + "x",
         "bytes=\x00-1",
     ],
 )
@@ -187,6 +195,9 @@ def test_a_25_mib_download_streams_without_holding_the_file(auth_client, note, s
         ("bytes=95-", (95, 5)),
         ("bytes=-10", (90, 10)),
         ("bytes=0-1000", (0, 100)),
+        ("bytes=0-" + "1" * 19, (0, 100)),
+        ("bytes=90-" + "1" * 20, (90, 10)),
+        ("bytes=-" + "1" * 20, (0, 100)),
         ("pages=1-2", None),
     ],
 )
@@ -194,7 +205,22 @@ def test_parse_range(header, expected):
     assert parse_range(header, 100) == expected
 
 
-@pytest.mark.parametrize("header", ["bytes=100-", "bytes=5-4", "bytes=-0", "bytes=x-1", "bytes="])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=100-",
+        "bytes=5-4",
+        "bytes=-0",
+        "bytes=x-1",
+        "bytes=",
+        "bytes=-",
+        "bytes=1-2-3",
+        "bytes=+1-2",
+        "bytes=1_0-20",
+        "bytes=²-3",
+        "bytes=" + " " * 4000 + "-" + " " * 4000 + "x",
+    ],
+)
 def test_parse_range_refuses(header):
     with pytest.raises(Unsatisfiable):
         parse_range(header, 100)
