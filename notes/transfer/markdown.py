@@ -28,7 +28,10 @@ MAX_FRONT_MATTER_CHARS = 64 * 1024
 MAX_TITLE_CHARS = 200
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
-HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+# An ATX heading's opening; its text and optional closing #s are cut in
+# Python (heading_text): a pattern taking the text lazily up to the closing
+# sequence backtracked in quadratic time on a line of many spaces.
+HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.+)")
 FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
 
 # What a YAML double-quoted scalar must escape: the quote and backslash, C0
@@ -112,8 +115,21 @@ def first_heading(body):
         if FENCE.match(line):
             in_fence = not in_fence
         elif not in_fence and (match := HEADING.match(line.rstrip("\r"))):
-            return match.group(1).strip()
+            return heading_text(match.group(1))
     return None
+
+
+def heading_text(rest):
+    """A heading's text from what follows its opening #s: trimmed, without the closing #s.
+
+    `## Shopping list ##` is "Shopping list"; a closing sequence counts only
+    after a space or tab, so `# C#` is "C#" and `# ##` is "##".
+    """
+    text = rest.strip(" \t")
+    unclosed = text.rstrip("#")
+    if unclosed != text and unclosed.endswith((" ", "\t")):
+        text = unclosed
+    return text.strip()
 
 
 def derived_title(*candidates):
