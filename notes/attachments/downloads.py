@@ -45,10 +45,10 @@ def parse_range(header, size):
     if not dash or not (first or last) or not all(_is_number(part) for part in (first, last) if part):
         raise Unsatisfiable
     if first:
-        start = _position(first)
-        end = min(_position(last), size - 1) if last else size - 1
-        if (last and _position(last) < start) or start >= size:
+        start, end = _position(first), _position(last) if last else size - 1
+        if end < start or start >= size:
             raise Unsatisfiable
+        end = min(end, size - 1)
     else:
         suffix = _position(last)
         if suffix == 0:
