@@ -29,7 +29,7 @@ def is_chunked(environ):
     """Whether the server ends the request's body where its last chunk ends, no length given."""
     return (
         not environ.get("CONTENT_LENGTH")
-        and environ.get("wsgi.input_terminated", False)
+        and environ.get("wsgi.input_terminated") is True
         and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     )
 

@@ -149,4 +149,4 @@ def test_a_body_with_its_length_passes_untouched():
     ],
 )
 def test_is_chunked(environ, chunked):
-    assert bool(is_chunked(environ)) is chunked
+    assert is_chunked(environ) is chunked
