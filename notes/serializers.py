@@ -242,6 +242,22 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class SingleFileField(serializers.FileField):
+    """A FileField that refuses several files under its name, where DRF's keeps the last one silently."""
+
+    default_error_messages = {"several": "Send one file per request; this one had {count}."}
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and len(files := dictionary.getlist(self.field_name)) > 1:
+            return files  # refused in to_internal_value, so the error is keyed by the field
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            self.fail("several", count=len(data))
+        return super().to_internal_value(data)
+
+
 class StrictBooleanField(serializers.BooleanField):
     """true or false in JSON ("yes" and 1 are not); form fields are text, as the browsable API sends them."""
 

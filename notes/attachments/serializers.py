@@ -1,7 +1,13 @@
 from rest_framework import serializers
 
 from notes.models import Attachment
-from notes.serializers import FastRepresentationMixin, FieldsBuiltOnceMixin, IdentityURLField, StrictFieldsMixin
+from notes.serializers import (
+    FastRepresentationMixin,
+    FieldsBuiltOnceMixin,
+    IdentityURLField,
+    SingleFileField,
+    StrictFieldsMixin,
+)
 
 
 class AttachmentSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serializers.ModelSerializer):
@@ -22,7 +28,7 @@ class AttachmentSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, serial
 class AttachmentUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     """An upload: the file as the multipart field `file`, and nothing else."""
 
-    file = serializers.FileField(
+    file = SingleFileField(
         help_text=(
             "The file, 1 byte to NOTES_ATTACHMENT_MAX_BYTES (25 MiB by default); its content type is sniffed "
             "from the bytes, and its name kept without directories or control characters."

@@ -128,6 +128,17 @@ def test_no_file_is_400(auth_client, note):
     assert response.json() == {"file": ["No file was submitted."]}
 
 
+def test_two_files_in_one_upload_are_400_not_one_kept_silently(auth_client, note, attachments_dir):
+    files = [SimpleUploadedFile("first.txt", b"first"), SimpleUploadedFile("second.txt", b"second")]
+
+    response = auth_client.post(f"/api/notes/{note.pk}/attachments/", {"file": files}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"file": ["Send one file per request; this one had 2."]}
+    assert not Attachment.objects.exists()
+    assert stored_files(attachments_dir) == []
+
+
 def test_a_text_field_instead_of_a_file_is_400(auth_client, note):
     response = auth_client.post(f"/api/notes/{note.pk}/attachments/", {"file": "just text"}, format="multipart")
 

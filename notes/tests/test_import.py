@@ -112,6 +112,16 @@ def test_json_body_may_exceed_the_json_body_limit(auth_client, user, settings):
     assert response.status_code == 201
 
 
+def test_two_files_in_one_import_are_400_and_import_nothing(auth_client, user):
+    files = [SimpleUploadedFile(f"{name}.md", f"# {name}".encode()) for name in ("first", "second")]
+
+    response = auth_client.post(URL, {"file": files}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"file": ["Send one file per request; this one had 2."]}
+    assert notes_of(user) == []
+
+
 def test_the_file_may_come_as_multipart(auth_client, user):
     response = post_file(auth_client, "notes.json", json.dumps([{"title": "a"}]).encode(), "application/json")
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import APISettings
 
 from notes.models import Note
-from notes.serializers import StrictFieldsMixin
+from notes.serializers import SingleFileField, StrictFieldsMixin
 from notes.transfer import entries, exporting, importing, parsers
 from notes.views import OwnedByUserMixin
 from notesite.exceptions import RequestBodyTooLarge
@@ -84,7 +84,7 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
 
 
 class ImportUploadSerializer(StrictFieldsMixin, serializers.Serializer):
-    file = serializers.FileField(help_text="The JSON export, the Markdown zip export, one .md, or a zip of .md files.")
+    file = SingleFileField(help_text="The JSON export, the Markdown zip export, one .md, or a zip of .md files.")
 
 
 class ImportRejectionSerializer(serializers.Serializer):
