@@ -250,7 +250,9 @@ def test_chunked_bodies_are_read_not_taken_as_empty(served):
     created_status, created = raw(served, chunked_request(b"POST", b"/api/notes/", token, b'{"title": "Streamed"}'))
     path = b"/api/notes/%d/" % json.loads(created)["id"]
     patched_status, patched = raw(served, chunked_request(b"PATCH", path, token, b'{"title": "Streamed again"}'))
-    malformed_status, _ = raw(served, chunked_request(b"PATCH", path, token, b"").replace(b"0\r\n", b"zz\r\n"))
+    # A chunk size that is not hex, before a well-formed last chunk.
+    malformed = chunked_request(b"PATCH", path, token, b"").removesuffix(b"0\r\n\r\n") + b"zz\r\nabc\r\n0\r\n\r\n"
+    malformed_status, _ = raw(served, malformed)
     fetched = httpx.get(f"{served.url}{path.decode()}", headers={"Authorization": f"Token {token}"})
 
     assert (created_status, json.loads(created)["title"]) == (201, "Streamed")
