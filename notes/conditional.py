@@ -44,11 +44,15 @@ class ConditionalNoteMixin:
     def if_match(self):
         return parse_versions(self.request.headers.get("If-Match"))
 
-    def check_object_permissions(self, request, obj):
-        # DRF calls this from get_object(), once the note is found.
-        super().check_object_permissions(request, obj)
-        if request.method not in SAFE_METHODS:
-            check_version(obj, self.if_match())
+    def unless_stale(self, note):
+        """The note a change is made to, or a 412 if If-Match names another version of it.
+
+        For get_object(), not check_object_permissions(): the browsable API
+        checks those again while drawing its forms, after the change is made.
+        """
+        if self.request.method not in SAFE_METHODS:
+            check_version(note, self.if_match())
+        return note
 
     def not_modified(self, note):
         """A 304 answer if If-None-Match names the note's version, else None."""

@@ -209,7 +209,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
     def get_object(self):
         note = live_note_or_404(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, note)
-        return note
+        return self.unless_stale(note)
 
     def get_written_object(self):
         """get_object() for a note the database writes as JSON: a row, with the JSON under "json".
@@ -286,6 +286,9 @@ class TrashViewSet(OwnedByUserMixin, ConditionalNoteMixin, mixins.ListModelMixin
     serializer_class = TrashedNoteSerializer
     conflict_serializer_class = TrashConflictSerializer
     pagination_class = KeysetPagination
+
+    def get_object(self):
+        return self.unless_stale(super().get_object())
 
     def retrieve(self, request, *args, **kwargs):
         note = self.get_object()

@@ -1,12 +1,17 @@
 """JSON rendering with orjson, several times faster than the standard library.
 
 It also writes an `orjson.Fragment` (JSON text made elsewhere, such as a
-note the database wrote) into the answer as it is.
+note the database wrote) into the answer as it is. The browsable API's pages
+are DRF's, kept from failing where DRF's would.
 """
 
+import copy
+
 import orjson
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.utils.serializer_helpers import BoundField
 
 _fallback = JSONEncoder()
 
@@ -20,3 +25,29 @@ class JSONRenderer(renderers.JSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}):
             options |= orjson.OPT_INDENT_2
         return orjson.dumps(data, default=_fallback.default, option=options)
+
+
+class FormRenderer(renderers.HTMLFormRenderer):
+    def render_field(self, field, parent_style):
+        try:
+            return super().render_field(field, parent_style)
+        except (ValueError, TypeError):
+            # A date-time shown again with its error, sent in another format
+            # than DATETIME_FORMAT (or not as text), which DRF parses for the
+            # browser's date picker: shown as it was sent, in a text box.
+            in_text_box = copy.copy(field._field)
+            in_text_box.style = {**field.style, "input_type": "text"}
+            return super().render_field(BoundField(in_text_box, field.value, field.errors, field._prefix), parent_style)
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    form_renderer_class = FormRenderer
+
+    def show_form_for_method(self, view, method, request, obj):
+        try:
+            return super().show_form_for_method(view, method, request, obj)
+        except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+            # The page answers a body refused as too large (413) or with too
+            # many fields (400); checking a form's permissions would
+            # authenticate the request again, reading that body again.
+            return False

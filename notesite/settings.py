@@ -359,7 +359,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "notesite.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "notesite.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "notesite.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "notesite.schema.AutoSchema",
     "EXCEPTION_HANDLER": "notesite.exceptions.exception_handler",

@@ -12,8 +12,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Its init script is a file of its own (?script), so no inline script is needed.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # Its init script is a file of its own (?script), so no inline script is needed. GET only:
+    # its one renderer has no template for OPTIONS's answer.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="swagger-ui",
+    ),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Session login for the browsable API.
     path("api-auth/", include("rest_framework.urls")),

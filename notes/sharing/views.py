@@ -90,7 +90,10 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
     """The public link of one of the requesting user's live notes: at most one at a time."""
 
     queryset = Note.objects.alive()
-    serializer_class = PublicLinkSerializer
+
+    def get_serializer_class(self):
+        # What a POST takes, which the browsable API draws its form from; every answer is a link.
+        return PublicLinkOptionsSerializer if self.request.method == "POST" else PublicLinkSerializer
 
     @extend_schema(
         parameters=[NOTE_ID_PARAMETER],
@@ -114,10 +117,12 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
     )
     def post(self, request, *args, **kwargs):
         note = self.get_object()
-        options = PublicLinkOptionsSerializer(data=request.data)
+        options = self.get_serializer(data=request.data)
         options.is_valid(raise_exception=True)
         link = public_link_create(note=note, expires_at=options.validated_data.get("expires_at"))
-        return Response(self.get_serializer(link).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PublicLinkSerializer(link, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         parameters=[NOTE_ID_PARAMETER],

@@ -1,0 +1,125 @@
+"""The browsable API's pages answer as the JSON API does: the status of the request made, never a 500."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from notes.models import Note
+from notes.services import note_trash, note_update
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture
+def browser(user):
+    client = Client(HTTP_ACCEPT=HTML)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def note(user):
+    return note_update(note=NoteFactory(owner=user, title="Groceries", content="", tags=["home"]), content="milk")
+
+
+def send(client, method, url, body=None, **headers):
+    return getattr(client, method)(url, json.dumps(body or {}), content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_a_change_with_if_match_answers_its_page(browser, note, method):
+    response = send(browser, method, f"/api/notes/{note.pk}/", {"title": "Fresh"}, HTTP_IF_MATCH='"2"')
+
+    assert response.status_code == 200
+    assert response["ETag"] == '"3"'
+    assert "text/html" in response["Content-Type"]
+    assert Note.objects.get().title == "Fresh"
+
+
+def test_restoring_a_revision_with_if_match_answers_its_page(browser, note):
+    response = send(browser, "post", f"/api/notes/{note.pk}/revisions/1/restore/", HTTP_IF_MATCH='"2"')
+
+    assert (response.status_code, response["ETag"]) == (200, '"3"')
+    assert Note.objects.get().content == ""
+
+
+def test_restoring_from_the_trash_with_if_match_answers_its_page(browser, note):
+    note_trash(note=note)
+
+    response = send(browser, "post", f"/api/trash/{note.pk}/restore/", HTTP_IF_MATCH='"3"')
+
+    assert (response.status_code, response["ETag"]) == (200, '"4"')
+    assert Note.objects.get().deleted_at is None
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_read_with_a_stale_if_match_answers_the_note(browser, note, method):
+    response = getattr(browser, method)(f"/api/notes/{note.pk}/", HTTP_IF_MATCH='"1"')
+
+    assert (response.status_code, response["ETag"]) == (200, '"2"')
+
+
+def test_a_trashed_note_read_with_a_stale_if_match_answers_it(browser, note):
+    note_trash(note=note)
+
+    response = browser.get(f"/api/trash/{note.pk}/", HTTP_IF_MATCH='"1"')
+
+    assert (response.status_code, response["ETag"]) == (200, '"3"')
+
+
+def test_a_stale_change_is_still_412(browser, note):
+    response = send(browser, "patch", f"/api/notes/{note.pk}/", {"title": "Fresh"}, HTTP_IF_MATCH='"1"')
+
+    assert response.status_code == 412
+    assert Note.objects.get().title == "Groceries"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"expires_at": "2000-01-01T00:00:00Z"},
+        {"expires_at": "soon"},
+        {"expires_at": 5},
+        {"expires_at": ["a"]},
+        {"expires_at": "2030-01-01T00:00:00Z", "bogus": 1},
+    ],
+)
+def test_a_bad_share_answers_its_error_on_the_page(browser, note, body):
+    response = send(browser, "post", f"/api/notes/{note.pk}/share/", body)
+
+    assert response.status_code == 400
+    assert "text/html" in response["Content-Type"]
+
+
+def test_a_bad_share_sent_from_the_form_answers_its_error(browser, note):
+    response = browser.post(f"/api/notes/{note.pk}/share/", {"expires_at": "maybe"})
+
+    assert response.status_code == 400
+    # Shown again as it was sent, with its error.
+    assert 'value="maybe"' in response.content.decode()
+
+
+def test_a_body_over_the_limit_from_a_page_is_413(browser, settings):
+    response = browser.post("/api/notes/", {"title": "x", "content": "y" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)})
+
+    assert response.status_code == 413
+    assert "Request body too large" in response.content.decode()
+    assert not Note.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["options", "post", "delete"])
+def test_the_api_docs_page_answers_get_only(client, method):
+    response = getattr(client, method)("/api/docs/")
+
+    assert response.status_code == 405
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_the_share_page_offers_a_form_for_what_a_link_takes(browser, note):
+    page = browser.get(f"/api/notes/{note.pk}/share/").content.decode()
+
+    assert 'name="expires_at"' in page
