@@ -1,9 +1,16 @@
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group
+from django.db import transaction
 from knox.models import AuthToken as KnoxAuthToken
 
+from accounts.forms import AdminLoginForm
 from accounts.models import AuthToken, User
 from accounts.services import user_delete
+from notesite.strict_admin import StrictAdminMixin, StrictModelAdmin
+
+# The admin's login counts against the same limit as the API's.
+admin.site.login_form = AdminLoginForm
 
 # knox registers its own, swapped-out token model; show ours instead.
 if admin.site.is_registered(KnoxAuthToken):
@@ -28,11 +35,27 @@ class AuthTokenInline(admin.TabularInline):
         return False
 
 
+class PasswordSetForm(auth_admin.AdminPasswordChangeForm):
+    """A password set here (or password login turned off) revokes the user's API tokens.
+
+    As a password changed through the API revokes the other tokens: an
+    account taken over is taken back by setting its password.
+    """
+
+    def save(self, commit=True):
+        with transaction.atomic():
+            user = super().save(commit)
+            if commit:
+                AuthToken.objects.owned_by(user).delete()
+        return user
+
+
 @admin.register(User)
-class UserAdmin(auth_admin.UserAdmin):
+class UserAdmin(StrictAdminMixin, auth_admin.UserAdmin):
     """Users, their tokens, and account deletion exactly as the API does it."""
 
     inlines = [AuthTokenInline]
+    change_password_form = PasswordSetForm
 
     def delete_model(self, request, obj):
         user_delete(user=obj)
@@ -40,6 +63,15 @@ class UserAdmin(auth_admin.UserAdmin):
     def delete_queryset(self, request, queryset):
         for user in queryset:
             user_delete(user=user)
+
+
+# Django's group pages, with the project's checks on what a URL or an action may ask.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(StrictAdminMixin, auth_admin.GroupAdmin):
+    pass
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -58,7 +90,7 @@ class LiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(StrictModelAdmin):
     """API tokens: only their digests are stored, so none can be read back."""
 
     list_display = ["id", "user", "created", "expiry", "is_live"]

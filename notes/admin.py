@@ -1,5 +1,8 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import AdminTextareaWidget
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
@@ -10,13 +13,21 @@ from django.utils.html import format_html, format_html_join
 from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
 from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
 from notes.sharing.services import public_link_revoke
-from notes.tags import normalise_tags
+from notes.tags import normalise_tag, normalise_tags
+from notesite.strict_admin import StrictModelAdmin
 
 
 class NoteAdminForm(forms.ModelForm):
-    """Tags typed as a comma-separated line, checked by the API's own rules."""
+    """A note checked by the API's own rules; tags typed as a comma-separated line."""
 
+    # Kept as written, as the API keeps it: indentation and blank lines are Markdown.
+    content = forms.CharField(
+        widget=AdminTextareaWidget, required=False, strip=False, max_length=settings.NOTES_MAX_CONTENT_CHARS
+    )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. home, shopping")
+    # The version the form was drawn at: saving over a change made since is
+    # refused, as a stale If-Match is.
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Note
@@ -26,6 +37,30 @@ class NoteAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags)
+            self.initial["seen_version"] = self.instance.version
+            self.fields["seen_version"].required = True
+
+    def clean_content(self):
+        # A browser sends a text area's line breaks as CRLF, whatever they
+        # were: content left as it was keeps its own.
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if self.instance.pk and self.instance.content.replace("\r\n", "\n") == content:
+            return self.instance.content
+        return content
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.instance.pk and "seen_version" in cleaned_data:
+            # Locked until the admin's transaction ends, so no change comes in between.
+            version = Note.objects.select_for_update().values_list("version", flat=True).get(pk=self.instance.pk)
+            if cleaned_data["seen_version"] != version:
+                raise ValidationError(
+                    "The note was changed while this page was open (it is at version %(version)s now): "
+                    "reload the page to see the change, then make yours again.",
+                    code="stale",
+                    params={"version": version},
+                )
+        return cleaned_data
 
     def clean_title(self):
         title = self.cleaned_data["title"].strip()
@@ -61,13 +96,17 @@ class TagFilter(admin.SimpleListFilter):
         return [(name, name) for name in names]
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(tag_index__name=self.value())
-        return queryset
+        if not self.value():
+            return queryset
+        try:
+            tag = normalise_tag(self.value())
+        except ValidationError as error:  # no note has it (and PostgreSQL refuses a NUL in a query)
+            raise IncorrectLookupParameters(error) from error
+        return queryset.filter(tag_index__name=tag)
 
 
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(StrictModelAdmin):
     """Read-only: revisions are written by notes.services, never by hand."""
 
     list_display = ["note", "version", "title", "updated_at"]
@@ -116,7 +155,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(PublicLink)
-class PublicLinkAdmin(admin.ModelAdmin):
+class PublicLinkAdmin(StrictModelAdmin):
     """Every note's public link; revoking one stops it at once."""
 
     list_display = ["note", "owner", "created_at", "expires_at", "live"]
@@ -134,7 +173,7 @@ class PublicLinkAdmin(admin.ModelAdmin):
     def live(self, link):
         return link.is_live() and not link.note.is_trashed
 
-    @admin.action(description="Revoke selected links")
+    @admin.action(description="Revoke selected links", permissions=["delete"])
     def revoke(self, request, queryset):
         links = list(queryset.select_related("note"))
         for link in links:
@@ -155,7 +194,7 @@ class PublicLinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(StrictModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
 
     form = NoteAdminForm
@@ -228,7 +267,8 @@ class NoteAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
         if change:
-            saved = note_update(note=Note.objects.get(pk=obj.pk), **fields)
+            note = Note.objects.get(pk=obj.pk)
+            saved = note_update(note=note, if_match={form.cleaned_data["seen_version"]}, **fields)
         else:
             saved = note_create(owner=form.cleaned_data["owner"], **fields)
         obj.pk, obj.version, obj.updated_at = saved.pk, saved.version, saved.updated_at
@@ -240,6 +280,9 @@ class NoteAdmin(admin.ModelAdmin):
             perms_needed.discard(model._meta.verbose_name)
         return deleted, model_count, perms_needed, protected
 
+    def render_delete_form(self, request, context):
+        return super().render_delete_form(request, {**context, "trash_days": settings.NOTES_TRASH_DAYS})
+
     def delete_model(self, request, obj):
         # A live note moves to the trash; a note already there is deleted forever.
         if obj.is_trashed:
@@ -247,22 +290,22 @@ class NoteAdmin(admin.ModelAdmin):
         else:
             note_trash(note=obj)
 
-    @admin.action(description="Pin selected notes")
+    @admin.action(description="Pin selected notes", permissions=["change"])
     def pin(self, request, queryset):
         self._update_each(request, queryset, pinned=True)
 
-    @admin.action(description="Unpin selected notes")
+    @admin.action(description="Unpin selected notes", permissions=["change"])
     def unpin(self, request, queryset):
         self._update_each(request, queryset, pinned=False)
 
-    @admin.action(description="Move selected notes to the trash")
+    @admin.action(description="Move selected notes to the trash", permissions=["delete"])
     def move_to_trash(self, request, queryset):
         notes = list(queryset.alive())
         for note in notes:
             note_trash(note=note)
         self.message_user(request, f"Moved {len(notes)} note(s) to the trash.", messages.SUCCESS)
 
-    @admin.action(description="Restore selected notes from the trash")
+    @admin.action(description="Restore selected notes from the trash", permissions=["change"])
     def restore_from_trash(self, request, queryset):
         notes = list(queryset.trashed())
         for note in notes:

@@ -20,8 +20,8 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    # Session login for the browsable API.
-    path("api-auth/", include("rest_framework.urls")),
+    # Session login for the browsable API, limited like the API's login.
+    path("api-auth/", include("accounts.session_urls")),
     # Public links: a note anyone with the link may read, and its images.
     re_path(
         r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]{1,18})/?$",

@@ -138,3 +138,23 @@ def test_the_admins_add_user_form_refuses_a_name_differing_only_in_case(admin_cl
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["username"] == ["A user with that username already exists."]
     assert User.objects.count() == 2  # Ärger and the admin
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"usable_password": "true", "password1": "n3w-Secret-phrase", "password2": "n3w-Secret-phrase"},
+        {"usable_password": "false", "unset-password": "Disable password-based authentication"},
+    ],
+)
+def test_setting_a_password_in_the_admin_revokes_the_users_tokens(admin_client, user, other_user, form):
+    _, token = AuthToken.objects.create(user=user)
+    _, others = AuthToken.objects.create(user=other_user)
+
+    response = admin_client.post(f"/admin/accounts/user/{user.pk}/password/", form)
+
+    assert response.status_code == 302
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/auth/me/").status_code == 401
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {others}").get("/api/auth/me/").status_code == 200
+    user.refresh_from_db()
+    assert user.has_usable_password() is (form["usable_password"] == "true")

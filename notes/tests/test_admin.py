@@ -55,7 +55,8 @@ def test_editing_bumps_the_version_and_reindexes_tags(admin_client, user):
     note = NoteFactory(owner=user, title="Before", tags=["old"])
 
     response = admin_client.post(
-        f"/admin/notes/note/{note.pk}/change/", {"title": "After", "content": note.content, "tags": "new"}
+        f"/admin/notes/note/{note.pk}/change/",
+        {"title": "After", "content": note.content, "tags": "new", "seen_version": note.version},
     )
 
     assert response.status_code == 302
@@ -68,7 +69,8 @@ def test_saving_unchanged_bumps_nothing(admin_client, user):
     note = NoteFactory(owner=user, tags=["a"])
 
     admin_client.post(
-        f"/admin/notes/note/{note.pk}/change/", {"title": note.title, "content": note.content, "tags": "a"}
+        f"/admin/notes/note/{note.pk}/change/",
+        {"title": note.title, "content": note.content, "tags": "a", "seen_version": note.version},
     )
 
     note.refresh_from_db()

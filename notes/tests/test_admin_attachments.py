@@ -36,7 +36,10 @@ def test_the_note_form_still_saves_with_attachments_shown(admin_client, auth_cli
     note = NoteFactory(owner=user, title="Old")
     upload(auth_client, note, PNG)
 
-    response = admin_client.post(f"/admin/notes/note/{note.pk}/change/", {"title": "New", "content": "", "tags": ""})
+    response = admin_client.post(
+        f"/admin/notes/note/{note.pk}/change/",
+        {"title": "New", "content": "", "tags": "", "seen_version": note.version},
+    )
 
     assert response.status_code == 302
     note.refresh_from_db()

@@ -23,7 +23,7 @@ def run_action(client, action, notes):
 def test_an_admin_edit_keeps_a_revision(admin_client, note):
     response = admin_client.post(
         f"{CHANGELIST}{note.pk}/change/",
-        {"title": "Shopping", "content": "bread", "pinned": "on", "tags": "home, work"},
+        {"title": "Shopping", "content": "bread", "pinned": "on", "tags": "home, work", "seen_version": note.version},
     )
 
     assert response.status_code == 302

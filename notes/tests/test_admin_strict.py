@@ -1,0 +1,239 @@
+"""The admin answers a URL or form a browser would not send with a clear 4xx, and keeps notes as written."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+
+from accounts.tests.factories import UserFactory
+from notes.models import Note, PublicLink
+from notes.services import note_trash, note_update
+from notes.sharing.services import public_link_create
+from notes.tests.factories import NoteFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/notes/note/"
+
+
+@pytest.fixture
+def note(user):
+    return NoteFactory(owner=user, title="Groceries", content="milk", tags=["home"])
+
+
+def viewer_client(*codenames):
+    """A staff member who may only view what `codenames` name."""
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(viewer)
+    return client
+
+
+def change(client, note, **fields):
+    data = {"title": note.title, "content": note.content, "tags": ", ".join(note.tags), "seen_version": note.version}
+    return client.post(f"{CHANGELIST}{note.pk}/change/", {**data, **fields})
+
+
+@pytest.mark.parametrize("action", ["pin", "unpin", "move_to_trash", "restore_from_trash"])
+def test_a_viewer_cannot_run_an_action_that_changes_notes(action, note):
+    if action == "restore_from_trash":
+        note = note_trash(note=note)
+    if action == "unpin":
+        note = note_update(note=note, pinned=True)
+    client = viewer_client("view_note")
+
+    page = client.get(CHANGELIST, {"trashed": "yes"} if action == "restore_from_trash" else {})
+    response = client.post(CHANGELIST, {"action": action, "_selected_action": [note.pk]})
+
+    assert f'value="{action}"' not in page.content.decode()
+    assert response.status_code == 200  # the changelist again, with "No action selected."
+    assert Note.objects.get(pk=note.pk).version == note.version
+
+
+def test_a_viewer_cannot_revoke_a_public_link(note):
+    link = public_link_create(note=note)
+    client = viewer_client("view_publiclink", "view_note")
+
+    response = client.post("/admin/notes/publiclink/", {"action": "revoke", "_selected_action": [link.pk]})
+
+    assert response.status_code == 200
+    assert PublicLink.objects.filter(pk=link.pk).exists()
+
+
+def test_whoever_may_change_notes_pins_them(note):
+    client = viewer_client("view_note", "change_note")
+
+    response = client.post(CHANGELIST, {"action": "pin", "_selected_action": [note.pk]})
+
+    assert response.status_code == 302
+    assert Note.objects.get(pk=note.pk).pinned is True
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["    def f():\n        return 1\n\n", "\n\nhello  \n", "  ", "tabs\tand\ttrailing\t"],
+)
+def test_content_is_saved_as_written(admin_client, note, content):
+    note = note_update(note=note, content=content)
+
+    unchanged = change(admin_client, note)
+    retitled = change(admin_client, note, title="Shopping")
+
+    assert (unchanged.status_code, retitled.status_code) == (302, 302)
+    note.refresh_from_db()
+    assert (note.content, note.title, note.version) == (content, "Shopping", 3)
+
+
+def test_a_browsers_crlf_line_breaks_keep_the_notes_own(admin_client, note):
+    note = note_update(note=note, content="one\ntwo\n")
+
+    untouched = change(admin_client, note, content="one\r\ntwo\r\n")
+    note.refresh_from_db()
+    assert (untouched.status_code, note.content, note.version) == (302, "one\ntwo\n", 2)
+
+    edited = change(admin_client, note, content="one\r\ntwo\r\nthree")
+    note.refresh_from_db()
+    assert (edited.status_code, note.content, note.version) == (302, "one\ntwo\nthree", 3)
+
+
+def test_content_longer_than_the_api_takes_is_a_form_error(admin_client, note, user, settings):
+    too_long = "x" * (settings.NOTES_MAX_CONTENT_CHARS + 1)
+
+    edited = change(admin_client, note, content=too_long)
+    added = admin_client.post(f"{CHANGELIST}add/", {"owner": user.pk, "title": "t", "content": too_long, "tags": ""})
+
+    for response in (edited, added):
+        assert response.status_code == 200
+        assert "Ensure this value has at most" in response.content.decode()
+    assert Note.objects.get().content == "milk"
+
+
+def test_saving_over_a_change_made_since_the_page_opened_is_refused(admin_client, note):
+    seen = note.version
+    note_update(note=note, content="IMPORTANT", tags=["urgent"])  # by the owner, meanwhile
+
+    response = change(admin_client, note, title="Retitled", content="milk", tags="home", seen_version=seen)
+
+    assert response.status_code == 200
+    assert "The note was changed while this page was open (it is at version 2 now)" in response.content.decode()
+    note.refresh_from_db()
+    assert (note.title, note.content, note.tags, note.version) == ("Groceries", "IMPORTANT", ["urgent"], 2)
+
+
+def test_a_change_form_without_the_version_it_was_drawn_at_is_refused(admin_client, note):
+    response = admin_client.post(f"{CHANGELIST}{note.pk}/change/", {"title": "New", "content": "", "tags": ""})
+
+    assert response.status_code == 200
+    assert Note.objects.get().version == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("/admin/notes/publiclink/", {"token__startswith": "a"}),
+        (CHANGELIST, {"title": "Groceries"}),
+        (CHANGELIST, {"content__regex": "("}),
+        (CHANGELIST, {"tags__contains": "x"}),
+        (CHANGELIST, {"created_at__year": "99999"}),
+        (CHANGELIST, {"updated_at__year__gt": "99999"}),
+        (CHANGELIST, {"search_content__startswith": "m"}),
+        ("/admin/notes/revision/", {"content__iregex": "["}),
+        ("/admin/accounts/user/", {"username": "\x00"}),
+        ("/admin/accounts/user/", {"password__startswith": "md5"}),
+        ("/admin/accounts/authtoken/", {"digest__startswith": "a"}),
+        ("/admin/accounts/authtoken/", {"created__year": "99999"}),
+        ("/admin/auth/group/", {"name__regex": "("}),
+    ],
+)
+def test_a_lookup_no_filter_offers_is_refused(admin_client, note, url, query):
+    response = admin_client.get(url, query)
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"updated_at__year": "9999"},
+        {"updated_at__year": "9999", "updated_at__month": "12"},
+        {"updated_at__year": "9999", "updated_at__month": "12", "updated_at__day": "31"},
+        {"updated_at__year": "2026", "updated_at__month": "12", "updated_at__day": "9" * 20},
+        {"updated_at__year": "9" * 20},
+        {"updated_at__year": "0"},
+        {"tag": "\x00"},
+        {"tag": "not a tag!"},
+        {"owner__id__exact": "abc"},
+        {"pinned__exact": "maybe"},
+    ],
+)
+def test_a_filter_value_no_note_can_match_shows_the_whole_list(admin_client, note, query):
+    response = admin_client.get(CHANGELIST, query)
+
+    assert (response.status_code, response["Location"]) == (302, f"{CHANGELIST}?e=1")
+
+
+def test_the_offered_filters_still_filter(admin_client, note, user):
+    other = NoteFactory(owner=user, title="Elsewhere", tags=["work"])
+    year = note.updated_at.year
+
+    pages = [
+        admin_client.get(CHANGELIST, query).content.decode()
+        for query in ({"tag": "Home"}, {"owner__id__exact": user.pk, "updated_at__year": year}, {"pinned__exact": "0"})
+    ]
+
+    assert "Groceries" in pages[0]
+    assert "Elsewhere" not in pages[0]
+    assert all("Groceries" in page and other.title in page for page in pages[1:])
+
+
+def test_a_search_of_too_many_words_says_so(admin_client, note):
+    response = admin_client.get(CHANGELIST, {"q": " ".join(["milk"] * 51)}, follow=True)
+
+    assert response.redirect_chain == [(f"{CHANGELIST}?e=1", 302)]
+    assert "Search for at most 50 words at a time." in response.content.decode()
+    assert admin_client.get(CHANGELIST, {"q": " ".join(["milk"] * 50)}).status_code == 200
+
+
+@pytest.mark.parametrize("selected", ["abc", "", "1.5", "1\x00", "9" * 30])
+def test_an_action_on_an_id_that_cannot_exist_is_refused(admin_client, note, selected):
+    response = admin_client.post(CHANGELIST, {"action": "pin", "_selected_action": [note.pk, selected]})
+
+    assert response.status_code == 400
+    assert Note.objects.get().pinned is False
+
+
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        ("/admin/accounts/user/", "delete_selected"),
+        ("/admin/auth/group/", "delete_selected"),
+        ("/admin/accounts/authtoken/", "revoke"),
+        ("/admin/notes/publiclink/", "revoke"),
+    ],
+)
+def test_every_changelist_refuses_such_ids(admin_client, url, action):
+    Group.objects.create(name="editors")
+
+    response = admin_client.post(url, {"action": action, "_selected_action": ["abc"]})
+
+    assert response.status_code == 400
+    assert Group.objects.exists()
+
+
+def test_deleting_a_live_note_says_it_moves_to_the_trash(admin_client, note, settings):
+    page = admin_client.get(f"{CHANGELIST}{note.pk}/delete/").content.decode()
+
+    assert "Move the note “Groceries” to the trash? It can be restored from there" in page
+    assert f"deleted forever {settings.NOTES_TRASH_DAYS} days later" in page
+    assert 'value="Move to the trash"' in page
+    assert "All of the following related items will be deleted" not in page
+
+
+def test_deleting_a_trashed_note_says_it_is_forever(admin_client, note):
+    note_trash(note=note)
+
+    page = admin_client.get(f"{CHANGELIST}{note.pk}/delete/").content.decode()
+
+    assert "Delete the note “Groceries” forever?" in page
+    assert 'value="Yes, delete it forever"' in page
+    assert "<li>Revision: <a href=" in page  # what goes with it
