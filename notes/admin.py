@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 
+from notes.browser_text import as_edited
 from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
 from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
 from notes.sharing.services import public_link_revoke
@@ -41,12 +42,7 @@ class NoteAdminForm(forms.ModelForm):
             self.fields["seen_version"].required = True
 
     def clean_content(self):
-        # A browser sends a text area's line breaks as CRLF, whatever they
-        # were: content left as it was keeps its own.
-        content = self.cleaned_data["content"].replace("\r\n", "\n")
-        if self.instance.pk and self.instance.content.replace("\r\n", "\n") == content:
-            return self.instance.content
-        return content
+        return as_edited(self.cleaned_data["content"], self.instance.content if self.instance.pk else None)
 
     def clean(self):
         cleaned_data = super().clean()

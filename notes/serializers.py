@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils import html
 
+from notes.browser_text import as_edited
 from notes.models import Note, PurgedNote, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
 from notes.snippets import build_snippet
@@ -280,6 +281,12 @@ class TagListField(serializers.ListField):
         )
         super().__init__(**kwargs)
 
+    def get_value(self, dictionary):
+        # A form (the browsable API's) sends them as one text box, comma-separated.
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            return [tag for text in dictionary.getlist(self.field_name) for tag in text.split(",") if tag.strip()]
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data):
         # Strings only: unlike CharField, a number is not quietly made a tag.
         if not isinstance(data, list):
@@ -300,7 +307,7 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         style={"base_template": "textarea.html"},
     )
     pinned = StrictBooleanField(default=False)
-    tags = TagListField(default=list)
+    tags = TagListField(default=list, style={"base_template": "input.html"})
     snippet = serializers.SerializerMethodField(
         help_text="In a search result: an excerpt around the best match, HTML-escaped, matched words in "
         "<mark>...</mark>. Null outside a search."
@@ -334,6 +341,11 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         if not terms or not hasattr(note, "search_rank"):
             return None
         return build_snippet(title=note.title, content=note.content, terms=terms)
+
+    def validate_content(self, content):
+        if html.is_html_input(self.root.initial_data):
+            return as_edited(content, self.instance.content if self.instance is not None else None)
+        return content
 
     def create(self, validated_data):
         return note_create(**validated_data)

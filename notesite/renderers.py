@@ -29,6 +29,10 @@ class JSONRenderer(renderers.JSONRenderer):
 
 class FormRenderer(renderers.HTMLFormRenderer):
     def render_field(self, field, parent_style):
+        if field.style.get("base_template") == "input.html" and isinstance(field.value, list):
+            # A list drawn as one text box (a note's tags): comma-separated, as it is read back.
+            text = ", ".join(map(str, field.value))
+            return super().render_field(BoundField(field._field, text, field.errors, field._prefix), parent_style)
         try:
             return super().render_field(field, parent_style)
         except (ValueError, TypeError):

@@ -123,3 +123,55 @@ def test_the_share_page_offers_a_form_for_what_a_link_takes(browser, note):
     page = browser.get(f"/api/notes/{note.pk}/share/").content.decode()
 
     assert 'name="expires_at"' in page
+
+
+def test_a_notes_form_shows_its_tags_in_one_text_box(browser, note):
+    note_update(note=note, tags=["home", "work"])
+
+    page = browser.get(f"/api/notes/{note.pk}/").content.decode()
+
+    assert 'name="tags"' in page
+    assert 'value="home, work"' in page
+    assert "Lists are not currently supported in HTML input" not in page
+
+
+def test_saving_a_notes_form_keeps_what_it_showed(browser, note):
+    note = note_update(note=note, content="one\ntwo\n", tags=["home", "work"])
+
+    # What a browser sends for the page's PUT form, untouched: CRLF line breaks, tags as shown.
+    untouched = browser.put(
+        f"/api/notes/{note.pk}/",
+        "title=Groceries&content=one%0D%0Atwo%0D%0A&tags=home%2C+work",
+        content_type="application/x-www-form-urlencoded",
+    )
+    retitled = browser.put(
+        f"/api/notes/{note.pk}/",
+        "title=Shopping&content=one%0D%0Atwo%0D%0A&tags=home%2C+work",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert (untouched.status_code, retitled.status_code) == (200, 200)
+    saved = Note.objects.get()
+    assert (saved.title, saved.content, saved.tags, saved.version) == ("Shopping", "one\ntwo\n", ["home", "work"], 4)
+
+
+def test_a_form_sends_tags_comma_separated_or_one_per_field(auth_client):
+    comma = auth_client.post("/api/notes/", {"title": "a", "tags": "Home, work,"}, format="multipart")
+    repeated = auth_client.post("/api/notes/", {"title": "b", "tags": ["home", "work"]}, format="multipart")
+    cleared = auth_client.patch(comma.json()["url"], "tags=", content_type="application/x-www-form-urlencoded")
+
+    assert comma.json()["tags"] == repeated.json()["tags"] == ["home", "work"]
+    assert cleared.json()["tags"] == []
+
+
+def test_json_tags_are_still_a_list_of_names(auth_client):
+    response = auth_client.post("/api/notes/", {"title": "a", "tags": ["home, work"]}, format="json")
+
+    assert response.status_code == 400
+    assert "tags" in response.json()
+
+
+def test_json_content_keeps_its_crlf(auth_client):
+    response = auth_client.post("/api/notes/", {"title": "a", "content": "one\r\ntwo"}, format="json")
+
+    assert response.json()["content"] == "one\r\ntwo"
