@@ -8,7 +8,7 @@ from django.urls import get_script_prefix
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
@@ -264,19 +264,24 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        description="Bring back the state a revision kept (a change: new version, new revision).", request=None
+        description="Bring back the state a revision kept (a change: new version, new revision).",
+        request=None,
+        responses=NoteSerializer,
     )
     @action(
         detail=True,
         methods=["post"],
         url_path=r"revisions/(?P<version>[0-9]{1,10})/restore",
         url_name="revision-restore",
+        # It takes no body: the browsable API draws its form as a bare button.
+        serializer_class=serializers.Serializer,
     )
     def restore_revision(self, request, pk=None, version=None):
         note = self.get_object()
         revision = get_object_or_404(note.revisions.all(), version=int(version))
         note = note_restore_revision(note=note, revision=revision, if_match=self.if_match())
-        return Response(self.get_serializer(note).data, headers={"ETag": etag_for(note)})
+        data = NoteSerializer(note, context=self.get_serializer_context()).data
+        return Response(data, headers={"ETag": etag_for(note)})
 
 
 class TrashViewSet(OwnedByUserMixin, ConditionalNoteMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

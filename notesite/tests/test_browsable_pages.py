@@ -175,3 +175,10 @@ def test_json_content_keeps_its_crlf(auth_client):
     response = auth_client.post("/api/notes/", {"title": "a", "content": "one\r\ntwo"}, format="json")
 
     assert response.json()["content"] == "one\r\ntwo"
+
+
+def test_restoring_a_revision_offers_a_button_not_fields_it_would_ignore(browser, note):
+    page = browser.get(f"/api/notes/{note.pk}/revisions/1/restore/").content.decode()
+
+    assert 'name="title"' not in page
+    assert 'name="content"' not in page
