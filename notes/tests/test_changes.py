@@ -425,7 +425,10 @@ def admin_client(client):
 
 
 def test_admin_edits_feed(admin_client, auth_client, note, since):
-    admin_client.post(f"/admin/notes/note/{note.pk}/change/", {"title": "From admin", "content": "", "tags": ""})
+    admin_client.post(
+        f"/admin/notes/note/{note.pk}/change/",
+        {"title": "From admin", "content": "", "tags": "", "seen_version": note.version},
+    )
 
     [entry] = read(auth_client, since)["changes"]
 

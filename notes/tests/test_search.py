@@ -409,7 +409,7 @@ def test_index_follows_an_edit_and_a_bulk_trash_in_the_admin(client, user):
 
     response = client.post(
         f"/admin/notes/note/{note.pk}/change/",
-        {"title": "final", "content": "new words", "tags": ""},
+        {"title": "final", "content": "new words", "tags": "", "seen_version": note.version},
     )
     assert response.status_code == 302
     client.post("/admin/notes/note/", {"action": "move_to_trash", "_selected_action": [other.pk]})

@@ -23,13 +23,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = BASE_DIR / "test-artifacts" / "browser"
 PASSWORD = "browser-test-password-42"
 NOTE_TITLE = "Shopping list for the weekend"
+# Indented, with blank lines and LF line breaks, which a browser sends back as CRLF.
+NOTE_CONTENT = "milk\n\n    eggs, free range\nbread\n"
 
 SEED = """
 import json
 from accounts.models import AuthToken, User
 from notes.services import note_create
 admin = User.objects.create_superuser("staff", "staff@example.com", PASSWORD)
-note = note_create(owner=admin, title=TITLE, content="milk, eggs", tags=["home"])
+note = note_create(owner=admin, title=TITLE, content=CONTENT, tags=["home", "weekend"])
 for n in range(3):
     note_create(owner=admin, title=f"Other note {n}")
 print("SEEDED " + json.dumps({"token": AuthToken.objects.create(user=admin)[1], "note": note.pk}))
@@ -47,7 +49,7 @@ def site(tmp_path_factory):
         manage(env, "collectstatic", "--noinput", "-v", "0")
         seeded = subprocess.run(
             [sys.executable, "-c", "import sys, django; django.setup(); exec(sys.stdin.read())"],
-            input=f"PASSWORD = {PASSWORD!r}\nTITLE = {NOTE_TITLE!r}\n{SEED}",
+            input=f"PASSWORD = {PASSWORD!r}\nTITLE = {NOTE_TITLE!r}\nCONTENT = {NOTE_CONTENT!r}\n{SEED}",
             cwd=BASE_DIR,
             env={**env, "DJANGO_SETTINGS_MODULE": "notesite.settings"},
             capture_output=True,
@@ -145,6 +147,32 @@ def test_admin_logs_in_finds_a_note_by_search_and_edits_it(watched, site):
     note = api(site, "GET", f"/api/notes/{site.seed['note']}/").json()
     assert watched.problems == [], "\n".join(watched.problems)
     assert (note["title"], note["version"]) == ("Shopping list, edited in the admin", 2)
+    # What the form sent back untouched is kept as it was.
+    assert (note["content"], note["tags"]) == (NOTE_CONTENT, ["home", "weekend"])
+
+
+def test_browsable_api_edits_a_note_through_its_put_form(watched, site):
+    page = watched.page
+    url = f"/api/notes/{site.seed['note']}/"
+    before = api(site, "GET", url).json()
+
+    page.goto(f"/api-auth/login/?next={url}")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", PASSWORD)
+    page.click("#submit-id-submit")
+    form = page.locator("#put-object-form")
+    form.wait_for()
+    assert form.locator("[name=tags]").input_value() == "home, weekend"
+    form.locator("[name=title]").fill("Retitled in the browsable API")
+    watched.screenshot("api-put-form")
+    form.locator("button.btn-primary").click()
+    page.wait_for_selector("text=HTTP 200 OK")
+    watched.screenshot("api-put-saved")
+
+    note = api(site, "GET", url).json()
+    assert watched.problems == [], "\n".join(watched.problems)
+    assert note["title"] == "Retitled in the browsable API"
+    assert (note["content"], note["tags"], note["version"]) == (before["content"], before["tags"], before["version"] + 1)
 
 
 def test_browsable_api_logs_in_and_creates_a_note_through_its_form(watched, site):
