@@ -38,7 +38,7 @@ class ConditionalNoteMixin:
     (RFC 9110, 13.2.2), and checked again atomically where the change is made.
     """
 
-    # What a 412 answers, for the schema: {"detail", "current", "changed_fields"}.
+    # What a 412 answers (and the schema says it does): {"detail", "current", "changed_fields"}.
     conflict_serializer_class = None
 
     def if_match(self):
@@ -66,13 +66,16 @@ class ConditionalNoteMixin:
 
     def handle_exception(self, exc):
         if isinstance(exc, VersionConflict):
+            conflict = {
+                "detail": f"The note has changed: it is at version {exc.note.version}. "
+                "Merge your changes into `current` and retry with its ETag.",
+                "current": exc.note,
+                "changed_fields": exc.changed_fields,
+            }
+            body = self.conflict_serializer_class(conflict, context=self.get_serializer_context()).data
             return Response(
-                {
-                    "detail": f"The note has changed: it is at version {exc.note.version}. "
-                    "Merge your changes into `current` and retry with its ETag.",
-                    "current": self.get_serializer(exc.note).data,
-                    "changed_fields": exc.changed_fields,
-                },
+                # A plain dict: the browsable API would take the conflict for the note its forms edit.
+                dict(body),
                 status=status.HTTP_412_PRECONDITION_FAILED,
                 headers={"ETag": etag_for(exc.note)},
             )
