@@ -172,7 +172,8 @@ def test_browsable_api_edits_a_note_through_its_put_form(watched, site):
     note = api(site, "GET", url).json()
     assert watched.problems == [], "\n".join(watched.problems)
     assert note["title"] == "Retitled in the browsable API"
-    assert (note["content"], note["tags"], note["version"]) == (before["content"], before["tags"], before["version"] + 1)
+    assert (note["content"], note["tags"]) == (before["content"], before["tags"])
+    assert note["version"] == before["version"] + 1
 
 
 def test_browsable_api_logs_in_and_creates_a_note_through_its_form(watched, site):
