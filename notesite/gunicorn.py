@@ -22,6 +22,10 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Recycle workers now and then, so a slow leak can never grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+# A search may be 500 characters, 6,000 bytes once percent-encoded if each is
+# 4 bytes of UTF-8; gunicorn's default request line (4,094 bytes) refused such
+# a search with its own HTML 414. 8,190 is the most gunicorn allows.
+limit_request_line = 8190
 # Requests are logged by the app as JSON lines; gunicorn's own access log is
 # off unless asked for ("-" for stdout).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

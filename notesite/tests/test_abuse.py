@@ -10,7 +10,7 @@ are covered by test_slow_clients.py.
 import json
 import socket
 import uuid
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote, quote_from_bytes
 
 import httpx
 import pytest
@@ -209,6 +209,16 @@ def test_malformed_http_answers_a_clear_4xx(served, case, request_bytes):
     status, _ = raw(served, request_bytes)
 
     assert 400 <= status < 500, case
+
+
+def test_a_search_of_500_four_byte_characters_reaches_the_api(served):
+    search = quote("\U00020000" * 500)  # 6,000 bytes percent-encoded
+
+    request = f"GET /api/notes/?search={search} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    status, body = raw(served, request.encode())
+
+    assert status == 401  # the API's answer (no token), not gunicorn's 414
+    assert json.loads(body)["detail"] == "Authentication credentials were not provided."
 
 
 def test_body_over_the_limit_is_413_before_it_is_read(served):
