@@ -1,11 +1,13 @@
-"""Project-wide middleware: optional trailing slashes, request logging, the content security policy."""
+"""Project-wide middleware: optional trailing slashes, request logging, the content security policy, query strings."""
 
 import json
 import logging
 import time
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from django.conf import settings
+from django.http import JsonResponse
 
 request_log = logging.getLogger("notes.request")
 
@@ -25,6 +27,45 @@ class OptionalTrailingSlashMiddleware:
         if (path == "/api" or path.startswith("/api/")) and not path.endswith("/"):
             request.path_info = path + "/"
         return self.get_response(request)
+
+
+class QueryStringMiddleware:
+    """Answer 400 to an API request whose query string holds bytes that are no UTF-8 text.
+
+    Django decodes a query string's bytes with replacement characters, so an
+    unpaired surrogate (%ED%A0%80) or a stray byte (%FF) would arrive as
+    U+FFFD and be searched for, or filtered by, unseen; NUL is refused by
+    each parameter's own field.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query_string = request.META.get("QUERY_STRING", "")
+        if (
+            ("%" in query_string or not query_string.isascii())
+            and request.path_info.startswith("/api/")
+            # WSGI hands the query string's bytes over as Latin-1 characters.
+            and (undecodable := undecodable_parameters(query_string.encode("latin-1")))
+        ):
+            message = "Not UTF-8 text: percent-encoded bytes that decode to no characters (or to a surrogate)."
+            return JsonResponse({name: [message] for name in undecodable}, status=400)
+        return self.get_response(request)
+
+
+def undecodable_parameters(query_string):
+    """The names of the parameters whose name or value is not UTF-8 once percent-decoded."""
+    names = []
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        name = unquote_to_bytes(name.replace(b"+", b" "))
+        try:
+            name.decode()
+            unquote_to_bytes(value.replace(b"+", b" ")).decode()
+        except UnicodeDecodeError:
+            names.append(name.decode(errors="replace"))
+    return names
 
 
 class ContentSecurityPolicyMiddleware:

@@ -141,6 +141,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     # Inside the ones that add headers (and Content-Length), so its 413 has them too.
     "notesite.chunked.ChunkedBodyLimitMiddleware",
+    "notesite.middleware.QueryStringMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "notesite.browser_middleware.BrowserAuthenticationMiddleware",
     "notesite.browser_middleware.BrowserMessageMiddleware",
