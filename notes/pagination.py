@@ -4,7 +4,8 @@ DRF's CursorPagination positions on the first ordering field plus an
 offset, so a page deep in a million notes degrades to OFFSET. Here a cursor
 carries the ordering values of the last row it saw, and the next page is
 "rows after that tuple", which an index answers directly however deep the
-page. Cursors are signed: a tampered one is refused, not trusted.
+page. Cursors are signed: a tampered one is refused, not trusted; so is one
+issued to another user, or for another search, filter or ordering.
 
 A computed key (a search's rank) can move while nothing about the row
 changes: bm25 weighs words by how many notes contain them, so every write
@@ -15,6 +16,7 @@ does the rank stored in the cursor stand in.
 """
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 from functools import reduce
 from urllib.parse import quote_plus, urlencode
@@ -145,11 +147,28 @@ class KeysetPagination(BasePagination):
         try:
             payload = signing.loads(raw, salt=CURSOR_SALT, serializer=CursorSerializer)
             keys, values, backwards = payload["k"], payload["v"], payload["b"]
-        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            # A link handed out before cursors named their user and query names neither.
+            user, query = payload.get("u", request.user.pk), payload.get("q", self.query_of(request))
+        except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+        if user != request.user.pk:
+            raise ValidationError({self.cursor_query_param: ["This cursor was issued to another user."]})
         if keys != self.keys:
             raise ValidationError({self.cursor_query_param: ["This cursor belongs to another ordering."]})
+        if query != self.query_of(request):
+            raise ValidationError(
+                {self.cursor_query_param: ["This cursor belongs to another search or filter: follow its own links."]}
+            )
         return [_decode_value(value) for value in values], bool(backwards)
+
+    def query_of(self, request):
+        """What the request's parameters ask for, but its position and page size, as a short digest."""
+        asked = sorted(
+            (name, values)
+            for name, values in request.query_params.lists()
+            if name not in {self.cursor_query_param, self.limit_query_param}
+        )
+        return hashlib.blake2b(orjson.dumps(asked), digest_size=8).hexdigest() if asked else ""
 
     def values_of(self, row):
         if isinstance(row, Mapping):  # a values() queryset, e.g. tag counts
@@ -159,7 +178,13 @@ class KeysetPagination(BasePagination):
     def link(self, position, *, backwards):
         if position is None:
             return None
-        payload = {"k": self.keys, "v": [_encode_value(v) for v in position], "b": backwards}
+        payload = {
+            "k": self.keys,
+            "v": [_encode_value(v) for v in position],
+            "b": backwards,
+            "u": self.request.user.pk,
+            "q": self.query_of(self.request),
+        }
         # The request's URL with the cursor replaced, written as DRF's
         # replace_query_param writes it (parameters sorted), from the query
         # the request has already parsed rather than from its URL re-parsed.

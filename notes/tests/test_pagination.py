@@ -299,3 +299,36 @@ def test_deep_page_costs_the_same_queries(auth_client, user, django_assert_num_q
 
     with django_assert_num_queries(2):
         auth_client.get(url)
+
+
+def test_a_cursor_issued_to_another_user_is_400(auth_client, other_client, user):
+    NoteFactory.create_batch(3, owner=user)
+    cursor = parse_qs(urlsplit(auth_client.get("/api/notes/?limit=1").json()["next"]).query)["cursor"][0]
+
+    response = other_client.get("/api/notes/", {"limit": 1, "cursor": cursor})
+
+    assert response.status_code == 400
+    assert response.json() == {"cursor": ["This cursor was issued to another user."]}
+
+
+@pytest.mark.parametrize("changed", [{"search": "eggs"}, {"pinned": "true"}, {"tag": "home"}])
+def test_a_cursor_for_another_search_or_filter_is_400(auth_client, user, changed):
+    NoteFactory.create_batch(3, owner=user, title="milk and eggs", tags=["home"])
+    next_link = auth_client.get("/api/notes/?search=milk&limit=1").json()["next"]
+    cursor = parse_qs(urlsplit(next_link).query)["cursor"][0]
+
+    response = auth_client.get("/api/notes/", {"search": "milk", "limit": 1, "cursor": cursor, **changed})
+
+    assert response.status_code == 400
+    assert "another search or filter" in response.json()["cursor"][0]
+
+
+def test_a_cursor_follows_with_another_page_size(auth_client, user):
+    NoteFactory.create_batch(5, owner=user)
+    next_link = auth_client.get("/api/notes/?limit=2").json()["next"]
+    cursor = parse_qs(urlsplit(next_link).query)["cursor"][0]
+
+    response = auth_client.get("/api/notes/", {"limit": 3, "cursor": cursor})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 3
