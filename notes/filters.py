@@ -15,7 +15,6 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
-from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
 
 from notes.search import search_notes
@@ -62,13 +61,19 @@ class StrictBooleanField(forms.Field):
 
 
 class TagsField(forms.Field):
-    """One or more tags, `tag=a&tag=b`, normalised like a note's tags."""
+    """One or more tags, `tag=a&tag=b`, normalised like a note's tags.
 
-    widget = QueryArrayWidget
+    Read from `tag` alone: django-filter's QueryArrayWidget also read `tag[]`,
+    but only when another filter made the list filtered at all.
+    """
+
+    widget = forms.MultipleHiddenInput
 
     def to_python(self, value):
         names = []
         for raw in value or ():
+            if not raw:
+                continue  # `tag=`, an empty filter, as every other filter takes it
             try:
                 names.append(normalise_tag(raw))
             except ValidationError as error:

@@ -221,3 +221,23 @@ def test_a_bad_tag_with_a_percent_sign_is_a_400_not_a_500(auth_client, db):
 
     assert response.status_code == 400
     assert "50% off" in response.json()["tag"][0]
+
+
+@pytest.mark.parametrize("others", [{}, {"pinned": ""}, {"pinned": "false"}])
+def test_tag_brackets_are_an_unknown_parameter_whatever_else_is_asked(auth_client, user, others):
+    NoteFactory(owner=user, title="home one", tags=["home"])
+    NoteFactory(owner=user, title="work one", tags=["work"])
+
+    response = auth_client.get("/api/notes/", {"tag[]": "home", **others})
+
+    assert response.status_code == 200
+    assert sorted(note["title"] for note in response.json()["results"]) == ["home one", "work one"]
+
+
+def test_repeated_and_empty_tags(auth_client, user):
+    NoteFactory(owner=user, title="both", tags=["home", "work"])
+    NoteFactory(owner=user, title="home only", tags=["home"])
+
+    both = auth_client.get("/api/notes/?tag=home&tag=work&tag=").json()["results"]
+
+    assert [note["title"] for note in both] == ["both"]
