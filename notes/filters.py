@@ -15,6 +15,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
+from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
 
 from notes.search import search_notes
@@ -60,14 +61,21 @@ class StrictBooleanField(forms.Field):
         raise ValidationError("Must be true or false.", code="invalid")
 
 
-class TagsField(forms.Field):
-    """One or more tags, `tag=a&tag=b`, normalised like a note's tags.
+class RepeatedParameterWidget(QueryArrayWidget):
+    """django-filter's text box for several values, read from `tag=a&tag=b` alone.
 
-    Read from `tag` alone: django-filter's QueryArrayWidget also read `tag[]`,
-    but only when another filter made the list filtered at all.
+    QueryArrayWidget also reads `tag[]=a`, but the list runs its filters only
+    when a parameter names one, so `tag[]` filtered only beside another filter.
     """
 
-    widget = forms.MultipleHiddenInput
+    def value_from_datadict(self, data, files, name):
+        return data.getlist(name)
+
+
+class TagsField(forms.Field):
+    """One or more tags, `tag=a&tag=b`, normalised like a note's tags."""
+
+    widget = RepeatedParameterWidget
 
     def to_python(self, value):
         names = []

@@ -30,12 +30,13 @@ class OptionalTrailingSlashMiddleware:
 
 
 class QueryStringMiddleware:
-    """Answer 400 to an API request whose query string holds bytes that are no UTF-8 text.
+    """Answer 400 to an API request with a parameter that is no UTF-8 text, or given twice.
 
     Django decodes a query string's bytes with replacement characters, so an
     unpaired surrogate (%ED%A0%80) or a stray byte (%FF) would arrive as
-    U+FFFD and be searched for, or filtered by, unseen; NUL is refused by
-    each parameter's own field.
+    U+FFFD and be searched for, or filtered by, unseen; and it answers the
+    last of a parameter's values, so `limit=500&limit=5` passed with its
+    first value never checked. NUL is refused by each parameter's own field.
     """
 
     def __init__(self, get_response):
@@ -44,28 +45,38 @@ class QueryStringMiddleware:
     def __call__(self, request):
         query_string = request.META.get("QUERY_STRING", "")
         if (
-            ("%" in query_string or not query_string.isascii())
+            ("%" in query_string or "&" in query_string or not query_string.isascii())
             and request.path_info.startswith("/api/")
             # WSGI hands the query string's bytes over as Latin-1 characters.
-            and (undecodable := undecodable_parameters(query_string.encode("latin-1")))
+            and (errors := query_string_errors(query_string.encode("latin-1")))
         ):
-            message = "Not UTF-8 text: percent-encoded bytes that decode to no characters (or to a surrogate)."
-            return JsonResponse({name: [message] for name in undecodable}, status=400)
+            return JsonResponse(errors, status=400)
         return self.get_response(request)
 
 
-def undecodable_parameters(query_string):
-    """The names of the parameters whose name or value is not UTF-8 once percent-decoded."""
-    names = []
+# The parameters the API reads every value of (notes.filters.TagsField: tag=a&tag=b).
+REPEATABLE = {"tag"}
+UNDECODABLE = "Not UTF-8 text: percent-encoded bytes that decode to no characters (or to a surrogate)."
+REPEATED = "Give this parameter once."
+
+
+def query_string_errors(query_string):
+    """{name: [message]} for each parameter that is no UTF-8 text once percent-decoded, or is repeated."""
+    errors, seen = {}, set()
     for pair in query_string.split(b"&"):
-        name, _, value = pair.partition(b"=")
-        name = unquote_to_bytes(name.replace(b"+", b" "))
+        raw_name, _, value = pair.partition(b"=")
+        raw_name = unquote_to_bytes(raw_name.replace(b"+", b" "))
+        name = raw_name.decode(errors="replace")
         try:
-            name.decode()
+            raw_name.decode()
             unquote_to_bytes(value.replace(b"+", b" ")).decode()
         except UnicodeDecodeError:
-            names.append(name.decode(errors="replace"))
-    return names
+            errors[name] = [UNDECODABLE]
+        else:
+            if name in seen and name not in REPEATABLE:
+                errors.setdefault(name, [REPEATED])
+        seen.add(name)
+    return errors
 
 
 class ContentSecurityPolicyMiddleware:

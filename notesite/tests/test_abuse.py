@@ -349,3 +349,29 @@ def test_login_and_register_throttles_hold_across_gunicorn_instances_and_workers
 
 def test_body_limit_setting_is_what_the_tests_assume():
     assert django_settings.NOTES_MAX_BODY_BYTES < 2 * 1024 * 1024
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=500&limit=5",
+        "pinned=maybe&pinned=true",
+        "cursor=abc&cursor=def",
+        "search=milk&search=eggs",
+        "updated_since=bogus&updated_since=2020-01-01",
+        "ordering=title&ordering=-title",
+        "lim%69t=5&limit=5",
+    ],
+)
+def test_a_parameter_given_twice_answers_400_naming_it(auth_client, query):
+    response = auth_client.get(f"/api/notes/?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json().values()) == [["Give this parameter once."]]
+
+
+@pytest.mark.django_db
+def test_tags_repeat_and_the_feed_takes_limit_once(auth_client):
+    assert auth_client.get("/api/notes/?tag=home&tag=work&limit=5").status_code == 200
+    assert auth_client.get("/api/changes/?limit=9999&limit=1").json() == {"limit": ["Give this parameter once."]}
