@@ -237,3 +237,15 @@ def test_deleting_a_trashed_note_says_it_is_forever(admin_client, note):
     assert "Delete the note “Groceries” forever?" in page
     assert 'value="Yes, delete it forever"' in page
     assert "<li>Revision: <a href=" in page  # what goes with it
+
+
+def test_the_owner_filter_is_for_staff_who_may_see_users(note, user):
+    viewer = viewer_client("view_note")
+    user_viewer = viewer_client("view_note", "view_user")
+
+    hidden = viewer.get(CHANGELIST).content.decode()
+    shown = user_viewer.get(CHANGELIST).content.decode()
+
+    assert f"?owner__id__exact={user.pk}" not in hidden
+    assert f"?owner__id__exact={user.pk}" in shown
+    assert viewer.get(CHANGELIST, {"owner__id__exact": user.pk}).status_code == 400
