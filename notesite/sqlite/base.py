@@ -50,6 +50,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def optimize_if_due(self):
         if self.connection is None or self.in_atomic_block or time.monotonic() < self.optimize_due:
             return
+        if self.allow_thread_sharing:
+            return  # another thread may be using it (a test's in-memory database under a live server)
         lock = writer_lock(self.settings_dict["NAME"])
         if not lock.acquire(blocking=False):
             return  # a writer of this process is busy: after another request

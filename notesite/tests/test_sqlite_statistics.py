@@ -23,6 +23,18 @@ def statistics_of(table):
         return cursor.fetchone()[0]
 
 
+@pytest.fixture(autouse=True)
+def unshared_connection():
+    """The connection as a server's thread has it: its own (a live server, once started, shares it)."""
+    shared = 0
+    while connection.allow_thread_sharing:
+        connection.dec_thread_sharing()
+        shared += 1
+    yield
+    for _ in range(shared):
+        connection.inc_thread_sharing()
+
+
 @pytest.fixture
 def notes(user):
     NoteFactory.create_batch(30, owner=user, content="meeting notes")
@@ -65,3 +77,13 @@ def test_with_statistics_a_search_starts_from_the_full_text_index(auth_client, u
     # Not the owner's notes one by one, each looked up in the index.
     outer = next(step for step in plan if step.startswith(("SCAN", "SEARCH")))
     assert outer.startswith("SCAN notes_fts VIRTUAL TABLE"), plan
+
+
+def test_not_on_a_connection_threads_share(auth_client, notes):
+    connection.inc_thread_sharing()
+    try:
+        auth_client.get("/api/notes/", {"search": "meeting"})
+    finally:
+        connection.dec_thread_sharing()
+
+    assert statistics_of("notes_note") == 0
