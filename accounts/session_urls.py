@@ -12,5 +12,6 @@ urlpatterns = [
         views.LoginView.as_view(template_name="rest_framework/login.html", authentication_form=LoginForm),
         name="login",
     ),
-    path("logout/", views.LogoutView.as_view(), name="logout"),
+    # To the home page, unless `next` names a page of this site (an unsafe one led to a blank 405).
+    path("logout/", views.LogoutView.as_view(next_page="home"), name="logout"),
 ]

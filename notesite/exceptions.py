@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
@@ -35,6 +35,16 @@ def _is_api(request):
 
 
 def bad_request(request, exception):
+    if isinstance(exception, RequestDataTooBig):
+        # A form over the limit (the admin's, a page's) that never reached DRF's handler.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if _is_api(request):
+            return JsonResponse({"detail": RequestBodyTooLarge(limit).detail}, status=413)
+        return HttpResponse(
+            f"<!doctype html><title>Request body too large</title><h1>Request body too large</h1>"
+            f"<p>The limit is {limit} bytes.</p>",
+            status=413,
+        )
     if _is_api(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return defaults.bad_request(request, exception)

@@ -182,3 +182,23 @@ def test_restoring_a_revision_offers_a_button_not_fields_it_would_ignore(browser
 
     assert 'name="title"' not in page
     assert 'name="content"' not in page
+
+
+@pytest.mark.parametrize(
+    ("next_page", "landing"), [("https://evil.example/", "/"), ("/api/notes/", "/api/notes/"), (None, "/")]
+)
+def test_logging_out_of_the_browsable_api_lands_on_a_page_of_this_site(browser, next_page, landing):
+    response = browser.post("/api-auth/logout/" + (f"?next={next_page}" if next_page else ""))
+
+    assert (response.status_code, response["Location"]) == (302, landing)
+    assert "_auth_user_id" not in browser.session
+
+
+def test_an_admin_form_over_the_body_limit_is_413(admin_client, settings):
+    response = admin_client.post(
+        "/admin/notes/note/add/", {"title": "x", "content": "y" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    )
+
+    assert response.status_code == 413
+    assert f"The limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes." in response.content.decode()
+    assert not Note.objects.exists()
