@@ -16,6 +16,7 @@ does the rank stored in the cursor stand in.
 """
 
 import datetime
+import functools
 import hashlib
 from collections.abc import Mapping
 from functools import reduce
@@ -148,18 +149,23 @@ class KeysetPagination(BasePagination):
             payload = signing.loads(raw, salt=CURSOR_SALT, serializer=CursorSerializer)
             keys, values, backwards = payload["k"], payload["v"], payload["b"]
             # A link handed out before cursors named their user and query names neither.
-            user, query = payload.get("u", request.user.pk), payload.get("q", self.query_of(request))
+            user, query = payload.get("u", request.user.pk), payload.get("q", self.asked)
         except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
         if user != request.user.pk:
             raise ValidationError({self.cursor_query_param: ["This cursor was issued to another user."]})
         if keys != self.keys:
             raise ValidationError({self.cursor_query_param: ["This cursor belongs to another ordering."]})
-        if query != self.query_of(request):
+        if query != self.asked:
             raise ValidationError(
                 {self.cursor_query_param: ["This cursor belongs to another search or filter: follow its own links."]}
             )
         return [_decode_value(value) for value in values], bool(backwards)
+
+    @functools.cached_property
+    def asked(self):
+        """The request's query_of(), read by its cursor and by both its links."""
+        return self.query_of(self.request)
 
     def query_of(self, request):
         """What the request's parameters ask for, but its position and page size, as a short digest."""
@@ -183,7 +189,7 @@ class KeysetPagination(BasePagination):
             "v": [_encode_value(v) for v in position],
             "b": backwards,
             "u": self.request.user.pk,
-            "q": self.query_of(self.request),
+            "q": self.asked,
         }
         # The request's URL with the cursor replaced, written as DRF's
         # replace_query_param writes it (parameters sorted), from the query
