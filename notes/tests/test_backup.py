@@ -110,6 +110,24 @@ def test_backup_does_not_replace_a_file_unless_forced(tmp_path):
 
 
 @pytest.mark.sqlite
+def test_backup_over_the_live_database_is_refused_and_leaves_it_whole(tmp_path):
+    data = tmp_path / "data"
+    run = {"env": sqlite_environment(data), "cwd": settings.BASE_DIR, "capture_output": True, "text": True}
+    subprocess.run([sys.executable, MANAGE, "migrate", "--noinput"], check=True, timeout=120, **run)
+    database = data / "notes.sqlite3"
+    before = database.read_bytes()
+
+    for target in (database, data / "notes.sqlite3-wal", data / ".." / "data" / "notes.sqlite3"):
+        refused = subprocess.run([sys.executable, MANAGE, "backup", str(target), "--force"], timeout=120, **run)
+
+        assert refused.returncode != 0
+        assert "is the database itself" in refused.stderr
+    assert database.read_bytes() == before
+    with sqlite3.connect(database) as check:
+        assert check.execute("PRAGMA quick_check").fetchone() == ("ok",)
+
+
+@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_backup_inside_a_transaction_is_refused_not_stuck(tmp_path):
     with pytest.raises(CommandError, match="outside a transaction"):

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 def run(*args):
     out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
+    # With the system checks, as manage.py runs a command (call_command skips them).
+    call_command(*args, stdout=out, stderr=err, skip_checks=False)
     return out.getvalue(), err.getvalue()
 
 
@@ -117,3 +118,8 @@ def test_an_unknown_user_is_an_error(db, tmp_path, command):
 def test_a_missing_file_is_an_error(user, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         run("import_notes", str(tmp_path / "missing.json"), "--user", user.username)
+
+
+def test_export_into_a_missing_folder_is_an_error_not_a_traceback(user, tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot write .*No such file or directory"):
+        run("export_notes", str(tmp_path / "missing" / "notes.json"), "--user", user.username)

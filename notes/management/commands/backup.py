@@ -32,6 +32,10 @@ class Command(BaseCommand):
             # SQLite's backup would wait for that transaction forever.
             raise CommandError("Run the backup outside a transaction.")
         target = Path(path).absolute()
+        if _is_the_database(target, connection.settings_dict["NAME"]):
+            # Renaming a copy over the live file would leave the server's -wal
+            # and -shm beside a file they do not belong to: a corrupt database.
+            raise CommandError(f"{target} is the database itself (or its journal); give another path for the copy.")
         if target.exists() and not force:
             raise CommandError(f"{target} exists; pass --force to replace it.")
         if target.is_dir():
@@ -49,6 +53,13 @@ class Command(BaseCommand):
         finally:
             partial.unlink(missing_ok=True)
         self.stdout.write(f"Backed up {notes} note(s) to {target} ({target.stat().st_size} bytes).")
+
+
+def _is_the_database(target, name):
+    """Whether `target` is the database file, or one of the files SQLite keeps beside it."""
+    database = Path(name).resolve()
+    beside = {database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
+    return target.resolve() in beside or (target.exists() and database.exists() and target.samefile(database))
 
 
 def _copy(source, path):

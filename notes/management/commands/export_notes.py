@@ -37,7 +37,10 @@ class Command(BaseCommand):
                 sys.stdout.buffer.writelines(chunks)
                 sys.stdout.buffer.flush()
             else:
-                _write_atomically(Path(path), chunks)
+                try:
+                    _write_atomically(Path(path), chunks)
+                except OSError as exc:
+                    raise CommandError(f"Cannot write {path}: {exc.strerror}.") from None
         if path != "-":
             self.stderr.write(f"Exported {progress.done} note(s) of {owner.username} to {path}.")
 

@@ -42,7 +42,7 @@ class Command(BaseCommand):
                 source = importing.open_import(file, name=path.name)
             except entries.Rejected as exc:
                 self.report(exc.rejected)
-            count = self.check(source)
+            count = self.validate_entries(source)
             if dry_run:
                 self.stdout.write(f"Dry run: {count} note(s) would be imported; nothing was written.")
                 return
@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 created = self.create(source, owner, count, batch_size)
         self.stdout.write(f"Imported {created} note(s) for {owner.username}.")
 
-    def check(self, source):
+    def validate_entries(self, source):
         """Validate every entry; report them all and stop if any is rejected."""
         rejected = []
         with Progress(self.stderr, "Checking ", len(source)) as progress:
