@@ -1,4 +1,3 @@
-import datetime
 from collections.abc import Mapping
 from types import SimpleNamespace
 
@@ -117,7 +116,7 @@ class FastRepresentationMixin:
 
 def _format_utc_datetime(value):
     # DRF's DateTimeField with format "%Y-%m-%dT%H:%M:%S.%fZ" and TIME_ZONE UTC.
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
+    return sqljson.utc_timestamp(value) if value else None
 
 
 def _fast_formatter(field):

@@ -8,6 +8,7 @@ chooses them from a serializer's fields; tests compare the two on both
 databases).
 """
 
+import datetime
 import re
 
 from django.db.models import Func, TextField
@@ -76,6 +77,16 @@ class TextConcat(Func):
     template = "(%(expressions)s)"
     arg_joiner = " || "
     output_field = TextField()
+
+
+def utc_timestamp(value):
+    """A date-time as the API writes it (in Python what UTCTimestampText writes in SQL).
+
+    The year always has four digits: strftime's %Y writes the year 999 as
+    "999" on glibc, which no ISO 8601 parser reads back.
+    """
+    value = value.astimezone(datetime.UTC)
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%f}Z"
 
 
 class UTCTimestampText(Func):

@@ -142,6 +142,11 @@ NOT_BASE64 = {**an_attachment(), "data": "not base64!"}
         (an_attachment(filename=""), "attachments[0]: filename must be a non-empty string."),
         (an_attachment(sha256="abc"), "attachments[0]: sha256 must be 64 lower-case hex digits."),
         ("a string", "attachments[0]: expected an object with filename, sha256 and data."),
+        (an_attachment(created_at="2024-02-30T00:00:00Z"), "attachments[0]: created_at: Datetime has wrong format."),
+        (an_attachment(created_at="yesterday"), "attachments[0]: created_at: Datetime has wrong format."),
+        (an_attachment(created_at=20240101), "attachments[0]: created_at: Datetime has wrong format."),
+        # Before year 1 in UTC: PostgreSQL kept it (as 1 BC), then failed every read of the note's files.
+        (an_attachment(created_at="0001-01-01T00:00:00+05:00"), "attachments[0]: created_at: Datetime value out of"),
     ],
 )
 def test_a_bad_file_in_a_json_import_rejects_it_all(user, attachments_dir, attachment, message):
@@ -153,6 +158,39 @@ def test_a_bad_file_in_a_json_import_rejects_it_all(user, attachments_dir, attac
     assert rejected["errors"]["attachments"][0].startswith(message)
     assert not Note.objects.exists()
     assert stored_files(attachments_dir) == []
+
+
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_dates_of_any_year_survive_the_round_trip(user, auth_client, export_format, attachments_dir):
+    """A year before 1000 is written with four digits (strftime wrote "999"), so it reads back."""
+    old = {"created_at": "0999-05-05T10:00:00.000000Z", "updated_at": "0999-05-06T10:00:00.000000Z"}
+    document = json.loads(note_with([an_attachment(created_at="0001-01-01T00:00:00Z")]))
+    document["notes"][0].update(old)
+    assert import_into(user, json.dumps(document), "json").status_code == 201
+    note = Note.objects.get(owner=user)
+    assert {key: auth_client.get(f"/api/notes/{note.pk}/").json()[key] for key in old} == old
+    assert auth_client.patch(f"/api/notes/{note.pk}/", {"pinned": True}).json()["created_at"] == old["created_at"]
+    [listed] = auth_client.get(f"/api/notes/{note.pk}/attachments/").json()["results"]
+    assert listed["created_at"] == "0001-01-01T00:00:00.000000Z"
+    target = UserFactory()
+
+    response = import_into(target, exported(auth_client, export_format), export_format)
+
+    assert response.status_code == 201, response.json()
+    copy = Note.objects.get(owner=target)
+    assert (copy.created_at, copy.attachments.get().created_at) == (note.created_at, note.attachments.get().created_at)
+
+
+def test_a_note_with_many_files_survives_the_markdown_round_trip(user, auth_client, attachments_dir):
+    """Each file is a line of the note's front matter: 100 with long names are past 64 KiB of it."""
+    files = [an_attachment(f"file {i}\n".encode(), filename=f"{i:03d}-{'n' * 240}.txt") for i in range(100)]
+    assert import_into(user, note_with(files, title="T" * 180), "json").status_code == 201
+    target = UserFactory()
+
+    response = import_into(target, exported(auth_client, "markdown"), "markdown")
+
+    assert response.status_code == 201, response.json()
+    assert files_of(target) == files_of(user)
 
 
 def test_a_json_file_over_the_attachment_limit_is_rejected(user, settings):

@@ -360,6 +360,17 @@ def test_a_hostile_zip_is_rejected_before_anything_is_read(auth_client, member, 
     assert_rejected(response, [member], message=message)
 
 
+@pytest.mark.parametrize("name", ["\0.md", "a\0.md", "notes/\0"])
+def test_a_member_named_with_a_nul_is_rejected(auth_client, name):
+    # zipfile writes no NUL in a name (nor reads one back whole): placed in the bytes.
+    stand_in = "X" * len(name)
+    archive = make_zip({"fine.md": b"# fine", stand_in: b"x"}).replace(stand_in.encode(), name.encode())
+
+    response = post_raw(auth_client, archive, "application/zip")
+
+    assert_rejected(response, [name.replace("\0", "\\0")], message="NUL character")
+
+
 def test_a_member_larger_than_any_note_is_rejected(auth_client, settings):
     settings.NOTES_MAX_CONTENT_CHARS = 1000
     archive = make_zip({"big.md": bytes(range(256)) * 2000}, compression=zipfile.ZIP_STORED)
@@ -406,6 +417,13 @@ def test_a_member_lying_about_its_size_is_rejected(auth_client):
         (b"---\ntitle: ok\ncreated_at: someday\n---\n", "Datetime has wrong format"),
         (b"---\ntitle: !!python/object/apply:os.system [echo]\n---\n", "not valid YAML"),
         (b"---\nx: &x [a, a]\ny: &y [*x, *x]\ntitle: *y\n---\n", "aliases"),
+        # Scalars of a form YAML's constructors know, holding no value they can build.
+        (b"---\ntitle: ok\ncreated_at: 2024-02-30\n---\n", "a value YAML cannot read"),
+        (b"---\ntitle: ok\nother: 2024-13-01\n---\n", "a value YAML cannot read"),
+        (b"---\ntitle: !!int garbage\n---\n", "a value YAML cannot read"),
+        (b"---\ntitle: !!float garbage\n---\n", "a value YAML cannot read"),
+        (b"---\ntitle: !!bool garbage\n---\n", "a value YAML cannot read"),
+        (b"---\ntitle: !!timestamp garbage\n---\n", "a value YAML cannot read"),
     ],
 )
 def test_a_bad_markdown_file_is_rejected(auth_client, body, message):

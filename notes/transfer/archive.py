@@ -45,7 +45,13 @@ class ZipSource:
         self.name = name
         try:
             self.archive = zipfile.ZipFile(file)
-            members = [info for info in self.archive.infolist() if not info.is_dir()]
+            # Not is_dir(), which fails on an empty name: zipfile cuts a name at
+            # a NUL ("\0.md" is ""), and such a member stays, to be refused.
+            members = [
+                info
+                for info in self.archive.infolist()
+                if "\x00" in info.orig_filename or not info.filename.endswith("/")
+            ]
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
             raise reject(name, "The file is not a readable zip archive (damaged or truncated).") from None
         if limits.max_entries is not None and len(members) > limits.max_entries:
@@ -65,7 +71,7 @@ class ZipSource:
             and self._relative(info) not in self.attached
             and self._is_note(info, exported=bool(manifest))
         ]
-        bombs = [(info, _bomb(info, max_note_file_bytes())) for info in self.notes]
+        bombs = [(info, _bomb(info, max_note_file_bytes(len(self.attached)))) for info in self.notes]
         if any(problem for _, problem in bombs):
             raise Rejected([rejection(info.filename, problem) for info, problem in bombs if problem])
         if manifest:
@@ -136,7 +142,7 @@ class ZipSource:
         return len(self.notes)
 
     def entries(self):
-        limit = max_note_file_bytes()
+        limit = max_note_file_bytes(len(self.attached))
         for info in self.notes:
             try:
                 raw = _read_member(self.archive, info, limit)
@@ -149,7 +155,10 @@ class ZipSource:
                 message = "Changed since the export: its SHA-256 does not match the manifest."
                 yield Entry(info.filename, errors={NON_FIELD: [message]})
             else:
-                yield self._with_files(markdown_entry(info.filename, raw, path=self._relative(info), foreign=False))
+                entry = markdown_entry(
+                    info.filename, raw, path=self._relative(info), foreign=False, files=len(self.attached)
+                )
+                yield self._with_files(entry)
 
     def _with_files(self, entry):
         """The entry with the files its front matter lists, each checked against its SHA-256."""
@@ -182,20 +191,24 @@ def _check_members(members):
     """Refuse a hostile archive before reading any of it."""
     rejected = []
     seen = set()
+    # Judged as an attached file here, the largest a member may be; as a note once the manifest says which it is.
+    largest = max(max_note_file_bytes(len(members)), settings.NOTES_ATTACHMENT_MAX_BYTES)
     for info in members:
-        problem = _member_problem(info, seen)
+        problem = _member_problem(info, seen, largest)
         if problem:
-            rejected.append(rejection(info.filename.replace("\x00", "\\0"), problem))
+            rejected.append(rejection(info.orig_filename.replace("\x00", "\\0"), problem))
         seen.add(info.filename)
     if rejected:
         raise Rejected(rejected)
 
 
-def _member_problem(info, seen):
+def _member_problem(info, seen, largest):
     name = info.filename
     parts = re.split(r"[/\\]", name)
-    if "\x00" in name:
+    if "\x00" in info.orig_filename:
         return "A file name with a NUL character is not allowed."
+    if not name:
+        return "A file with no name is not allowed."
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
         return "An absolute path is not allowed."
     if ".." in parts:
@@ -204,8 +217,7 @@ def _member_problem(info, seen):
         return "A symbolic link is not allowed."
     if info.flag_bits & 0x1:
         return "An encrypted file cannot be imported."
-    # Judged as an attached file here, the largest a member may be; as a note once the manifest says which it is.
-    if bomb := _bomb(info, max(max_note_file_bytes(), settings.NOTES_ATTACHMENT_MAX_BYTES)):
+    if bomb := _bomb(info, largest):
         return bomb
     if name in seen:
         return "The archive holds this name twice."

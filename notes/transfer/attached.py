@@ -24,13 +24,16 @@ from pathlib import PurePosixPath
 import orjson
 from django.core.files.base import ContentFile, File
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import DateTimeField
 
 from notes.attachments.files import Inspected, inspect
 from notes.attachments.services import safe_filename
 from notes.attachments.storage import CHUNK_BYTES, open_range
 from notes.transfer import markdown
 
+# ISO 8601 text (or a date-time YAML read), within the years a date-time can hold in UTC.
+CREATED_AT = DateTimeField()
 SHA256 = re.compile(r"[0-9a-f]{64}")
 BASE64_CHUNK = 3 * 16 * 1024  # a multiple of 3: each chunk encodes on its own
 COMPRESSIBLE = ("text/", "application/xml", "image/svg+xml", "application/json")
@@ -185,22 +188,18 @@ def _checked(where, item, file, max_bytes):
         raise AttachmentError(f"{where}: the file is empty.")
     if max_bytes is not None and inspected.size > max_bytes:
         raise AttachmentError(f"{where}: over the limit of {max_bytes} bytes (NOTES_ATTACHMENT_MAX_BYTES).")
-    return Incoming(safe_filename(filename), _created_at(item.get("created_at")), inspected, file)
+    return Incoming(safe_filename(filename), _created_at(where, item.get("created_at")), inspected, file)
 
 
-def _created_at(value):
+def _created_at(where, value):
+    """When the file was attached: as given (read as the API reads a date-time), never later than now."""
     now = timezone.now()
-    if isinstance(value, datetime.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        parsed = parse_datetime(value)
-    else:
-        parsed = None
-    if parsed is None:
+    if value is None:
         return now
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, datetime.UTC)
-    return min(parsed, now)
+    try:
+        return min(CREATED_AT.to_internal_value(value), now)
+    except ValidationError as exc:
+        raise AttachmentError(f"{where}: created_at: {' '.join(exc.detail)}") from None
 
 
 def member_path(base, file):

@@ -18,9 +18,9 @@ NOTE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 NON_FIELD = "non_field_errors"
 
 
-def max_note_file_bytes():
-    """The largest file that can hold a note: the content limit in UTF-8, plus front matter."""
-    return settings.NOTES_MAX_CONTENT_CHARS * 4 + markdown.MAX_FRONT_MATTER_CHARS * 4 + 1024
+def max_note_file_bytes(files=0):
+    """The largest file that can hold a note: the content limit in UTF-8, plus front matter listing `files`."""
+    return settings.NOTES_MAX_CONTENT_CHARS * 4 + markdown.max_front_matter_chars(files) * 4 + 1024
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,20 @@ def too_many(limit):
     return f"More than {limit} entries: import it with `manage.py import_notes` instead."
 
 
-def markdown_entry(entry, raw, *, path, foreign):
+def markdown_entry(entry, raw, *, path, foreign, files=0):
     """An entry from a Markdown file's bytes; `path` is where it sits in the folder imported.
 
     A file of the export (`foreign=False`) must carry its title in the front
     matter; a file from another tool falls back to its first heading and its
-    file name, and its folders become a tag.
+    file name, and its folders become a tag. `files`: how many attached
+    files its front matter may list (those of the whole export).
     """
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         return Entry(entry, errors={NON_FIELD: ["Not UTF-8 text."]})
     try:
-        metadata, body = markdown.parse(text)
+        metadata, body = markdown.parse(text, files=files)
     except markdown.FormatError as exc:
         return Entry(entry, errors={NON_FIELD: [str(exc)]})
 

@@ -14,17 +14,21 @@ Strings are written double-quoted with every line break and unprintable
 character escaped, so no title or tag can end the front matter early.
 """
 
-import datetime
 import re
 import unicodedata
 
 import yaml
 
 from notes.tags import MAX_TAG_LENGTH
+from notesite.sqljson import utc_timestamp as timestamp
 
 # libyaml when the wheel has it: several times faster than pure Python.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FRONT_MATTER_CHARS = 64 * 1024
+# What an export's front matter adds for each file attached to its note: a
+# line of two names (up to 255 characters each, some escaped), a SHA-256 and
+# a date-time.
+FRONT_MATTER_CHARS_PER_FILE = 2048
 MAX_TITLE_CHARS = 200
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
@@ -57,10 +61,6 @@ def yaml_string(text):
     return f'"{YAML_ESCAPED.sub(escape, text)}"'
 
 
-def timestamp(value):
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def render(note, extra_lines=()):
     """The note as the text of a Markdown file with front matter; `extra_lines` end the front matter."""
     front_matter = "\n".join(
@@ -79,18 +79,18 @@ def render(note, extra_lines=()):
     return front_matter + note.content
 
 
-def parse(text):
+def parse(text, *, files=0):
     """(front matter as a dict, body) of a Markdown file; {} when it has none.
 
     A first line `---` with no closing `---` or `...` line is a horizontal
-    rule, not front matter.
+    rule, not front matter. `files`: how many attached files it may list.
     """
     match = FRONT_MATTER.match(text)
     if match is None:
         return {}, text
     block = match.group(1)
-    if len(block) > MAX_FRONT_MATTER_CHARS:
-        raise FormatError(f"The front matter is longer than {MAX_FRONT_MATTER_CHARS} characters.")
+    if len(block) > (limit := max_front_matter_chars(files)):
+        raise FormatError(f"The front matter is longer than {limit} characters.")
     try:
         # Aliases can make a few bytes stand for billions of values ("billion
         # laughs"); front matter has no use for them.
@@ -101,11 +101,21 @@ def parse(text):
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""
         raise FormatError(f"The front matter is not valid YAML{line}.") from None
+    except FormatError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        # YAML's constructors raise these for a scalar of their form that
+        # holds no value: `2024-02-30`, `!!int x`, `!!bool maybe`.
+        raise FormatError("The front matter holds a value YAML cannot read (a date that does not exist?).") from None
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
         raise FormatError("The front matter must be a mapping of names to values.")
     return metadata, text[match.end() :]
+
+
+def max_front_matter_chars(files=0):
+    return MAX_FRONT_MATTER_CHARS + FRONT_MATTER_CHARS_PER_FILE * files
 
 
 def first_heading(body):
