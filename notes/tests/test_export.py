@@ -185,6 +185,19 @@ def test_an_unknown_format_is_400_naming_it(auth_client):
     assert response.json() == {"format": ["Must be one of: json, markdown."]}
 
 
+def test_a_client_that_accepts_only_zip_gets_the_markdown_export(auth_client, user):
+    NoteFactory(owner=user, title="Zipped")
+
+    response = auth_client.get("/api/export/", {"format": "markdown"}, HTTP_ACCEPT="application/zip")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert "Zipped.md" in zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    bad_format = auth_client.get("/api/export/", {"format": "pdf"}, HTTP_ACCEPT="application/zip")
+    assert (bad_format.status_code, bad_format["Content-Type"]) == (400, "application/json")
+    assert auth_client.get("/api/export/", HTTP_ACCEPT="image/png").status_code == 406
+
+
 def test_the_browsable_api_still_chooses_by_accept(auth_client):
     response = auth_client.get("/api/export/", {"format": "api"}, HTTP_ACCEPT="text/html")
 

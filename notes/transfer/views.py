@@ -3,10 +3,11 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.settings import APISettings
+from rest_framework.utils.mediatypes import media_type_matches
 
 from notes.models import Note
 from notes.serializers import SingleFileField, StrictFieldsMixin
@@ -28,6 +29,17 @@ class AcceptHeaderNegotiation(DefaultContentNegotiation):
     """
 
     settings = APISettings(user_settings={"URL_FORMAT_OVERRIDE": None})
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            # `format` chooses the export's type; a client that accepts only
+            # the zip gets it, and an error as JSON.
+            accepted = self.get_accept_list(request)
+            if not any(media_type_matches("application/zip", media_type) for media_type in accepted):
+                raise
+            return renderers[0], renderers[0].media_type
 
 
 class ExportedNoteSerializer(serializers.Serializer):
