@@ -37,6 +37,10 @@ EDITABLE_FIELDS = ("title", "content", "pinned", "tags")
 # thousands never holds SQLite's write lock long enough to fail a writer.
 PURGE_BATCH_SIZE = 500
 
+# Notes a tag rename or delete changes per transaction: about a second of
+# writing on PostgreSQL here, a third of one on SQLite.
+RETAG_BATCH_SIZE = 100
+
 # The statements every edit runs, compiled once (notesite.prepared): the
 # compare-and-swap on the note's version, and the pruning of old revisions.
 note_at_version = PreparedUpdate(
@@ -229,9 +233,18 @@ def tag_delete(*, owner, name):
 
 
 def _retag(owner, name, retag):
-    with transaction.atomic():
-        notes = Note.objects.owned_by(owner).alive().filter(tag_index__name=name).order_by("id")
-        return sum(_retag_note(note, name, retag) for note in notes.iterator(chunk_size=500))
+    """Change the tags of every live note of `owner` tagged `name`; returns how many changed.
+
+    Batches commit one by one: a rename over thousands of notes lets other
+    writers in between them (SQLite's write lock, the owner's feed counter).
+    """
+    notes = Note.objects.owned_by(owner).alive().filter(tag_index__name=name).order_by("pk")
+    changed, after = 0, 0
+    while batch := list(notes.filter(pk__gt=after)[:RETAG_BATCH_SIZE]):
+        with transaction.atomic():
+            changed += sum(_retag_note(note, name, retag) for note in batch)
+        after = batch[-1].pk
+    return changed
 
 
 def _retag_note(note, name, retag):

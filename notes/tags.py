@@ -13,8 +13,11 @@ def normalise_tag(raw):
     """Trim, NFC-normalise and lower-case one tag, or raise ValidationError."""
     if not isinstance(raw, str):
         raise ValidationError("A tag must be a string.")
-    # NFC first, so a letter typed as letter + accent counts as one letter.
-    tag = unicodedata.normalize("NFC", raw.strip()).lower()
+    # NFC first, so a letter typed as letter + accent counts as one letter;
+    # and again after lower-casing, which can leave a sequence NFC composes
+    # ("J" + caron lowers to "j" + caron, which is "ǰ"): a tag as stored
+    # must normalise to itself, or the name listed finds another tag.
+    tag = unicodedata.normalize("NFC", unicodedata.normalize("NFC", raw.strip()).lower())
     if not 1 <= len(tag) <= MAX_TAG_LENGTH:
         raise ValidationError(f"A tag must be 1 to {MAX_TAG_LENGTH} characters long.")
     for char in tag:

@@ -360,7 +360,8 @@ class TagViewSet(OwnedByUserMixin, viewsets.GenericViewSet):
         old, new = serializer.validated_data["from"], serializer.validated_data["to"]
         if not tag_rename(owner=request.user, old=old, new=new):
             raise NotFound("No note has this tag.")
-        return Response(self.get_queryset().filter(name=new).get())
+        # A write since the rename may have taken the tag off again.
+        return Response(self.get_queryset().filter(name=new).first() or {"name": new, "count": 0})
 
     @extend_schema(
         parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, description="The tag; may contain '/'.")],

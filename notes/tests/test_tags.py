@@ -1,8 +1,14 @@
 """GET /api/tags/, POST /api/tags/rename/, DELETE /api/tags/{name}/."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from notes import services
 from notes.models import Note
+from notes.tags import normalise_tag
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +126,61 @@ def test_rename_validates_both_names(auth_client, user, body, field):
     assert response.status_code == 400
     assert field in response.json()
     assert tags_of(note) == ["home"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rename_commits_in_batches_so_other_writers_get_in(auth_client, user, monkeypatch):
+    monkeypatch.setattr(services, "RETAG_BATCH_SIZE", 2)
+    notes = [NoteFactory(owner=user, tags=["home"]) for _ in range(5)]
+    commits = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: commits.append(1) or commit())
+
+    response = auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    assert response.json() == {"name": "house", "count": 5}
+    assert [tags_of(note) for note in notes] == [["house"]] * 5
+    assert len(commits) == 3  # 2 + 2 + 1 notes
+
+
+def test_rename_answers_the_tag_even_when_a_write_took_it_off_meanwhile(auth_client, user, monkeypatch):
+    note = NoteFactory(owner=user, tags=["home"])
+
+    def rename_then_edit(**kwargs):
+        changed = services.tag_rename(**kwargs)
+        services.note_update(note=Note.objects.get(pk=note.pk), tags=[])  # another client, just after
+        return changed
+
+    monkeypatch.setattr("notes.views.tag_rename", rename_then_edit)
+
+    response = auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    assert (response.status_code, response.json()) == (200, {"name": "house", "count": 0})
+
+
+def test_a_tag_as_listed_finds_and_deletes_itself(auth_client, user):
+    """ "J" + combining caron lower-cases to "j" + caron, which NFC composes: one tag, "ǰ"."""
+    decomposed = auth_client.post("/api/notes/", {"title": "A", "tags": ["J\u030c"]}, format="json").json()
+    composed = auth_client.post("/api/notes/", {"title": "B", "tags": ["\u01f0"]}, format="json").json()
+
+    [listed] = auth_client.get("/api/tags/").json()["results"]
+
+    assert listed == {"name": "\u01f0", "count": 2}
+    assert decomposed["tags"] == composed["tags"] == ["\u01f0"]
+    assert auth_client.delete(f"/api/tags/{listed['name']}/").status_code == 204
+    assert auth_client.get("/api/tags/").json()["results"] == []
+
+
+@given(st.text(st.characters(categories=["L", "M", "N"]), max_size=4))
+@example("J\u030c")
+@example("H\u0331")
+@example("\u0130\u0301")
+def test_a_normalised_tag_normalises_to_itself(raw):
+    try:
+        tag = normalise_tag(raw)
+    except ValidationError:
+        return
+    assert normalise_tag(tag) == tag
 
 
 def test_delete_removes_the_tag_from_every_note(auth_client, user):
