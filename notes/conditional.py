@@ -52,22 +52,30 @@ class ConditionalNoteMixin:
         """
         if self.request.method not in SAFE_METHODS:
             check_version(note, self.if_match())
+            if self.matches_none_match(note):
+                # RFC 9110, 13.1.2: a change whose If-None-Match matches is not made.
+                raise VersionConflict(note, [], detail=f"If-None-Match names version {note.version}, the note's own.")
         return note
+
+    def matches_none_match(self, note):
+        """Whether If-None-Match names the note's version (or is `*`)."""
+        header = self.request.headers.get("If-None-Match")
+        if header is None:
+            return False
+        versions = parse_versions(header)
+        return versions is None or note.version in versions
 
     def not_modified(self, note):
         """A 304 answer if If-None-Match names the note's version, else None."""
-        header = self.request.headers.get("If-None-Match")
-        if header is None:
-            return None
-        versions = parse_versions(header)
-        if versions is None or note.version in versions:
+        if self.matches_none_match(note):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(note)})
         return None
 
     def handle_exception(self, exc):
         if isinstance(exc, VersionConflict):
             conflict = {
-                "detail": f"The note has changed: it is at version {exc.note.version}. "
+                "detail": exc.detail
+                or f"The note has changed: it is at version {exc.note.version}. "
                 "Merge your changes into `current` and retry with its ETag.",
                 "current": exc.note,
                 "changed_fields": exc.changed_fields,

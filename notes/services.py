@@ -56,10 +56,11 @@ revisions_up_to = PreparedDelete(
 class VersionConflict(Exception):
     """The note is no longer at the version the caller expected."""
 
-    def __init__(self, note, changed_fields):
+    def __init__(self, note, changed_fields, detail=None):
         super().__init__(f"Note {note.pk} is at version {note.version}.")
         self.note = note
         self.changed_fields = changed_fields
+        self.detail = detail  # what a 412 says, when not that the note changed
 
 
 def changed_fields_since(note, versions):

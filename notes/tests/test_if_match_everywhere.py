@@ -1,4 +1,4 @@
-"""Every endpoint that changes a note honours If-Match: a stale one is 412 and changes nothing."""
+"""Every endpoint that changes a note honours If-Match (a stale one is 412 and changes nothing) and If-None-Match."""
 
 import pytest
 
@@ -58,6 +58,33 @@ def test_current_if_match_is_accepted(auth_client, user, endpoint):
     note = make(user)
 
     response = getattr(auth_client, method)(path.format(pk=note.pk), data, HTTP_IF_MATCH=f'"{note.version}"')
+
+    assert response.status_code in {200, 204}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("header", ["*", '"{version}"', 'W/"{version}"', '"1", "{version}"'])
+def test_if_none_match_naming_the_note_is_412_and_changes_nothing(auth_client, user, endpoint, header):
+    make, method, path, data = ENDPOINTS[endpoint]
+    note = make(user)
+    before = snapshot(note.pk)
+
+    response = getattr(auth_client, method)(
+        path.format(pk=note.pk), data, HTTP_IF_NONE_MATCH=header.format(version=note.version)
+    )
+
+    assert response.status_code == 412
+    assert response.json()["detail"] == f"If-None-Match names version {note.version}, the note's own."
+    assert (response.json()["current"]["version"], response.json()["changed_fields"]) == (note.version, [])
+    assert snapshot(note.pk) == before
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_if_none_match_naming_another_version_lets_the_change_through(auth_client, user, endpoint):
+    make, method, path, data = ENDPOINTS[endpoint]
+    note = make(user)
+
+    response = getattr(auth_client, method)(path.format(pk=note.pk), data, HTTP_IF_NONE_MATCH='"1"')
 
     assert response.status_code in {200, 204}
 
