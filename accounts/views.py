@@ -1,18 +1,20 @@
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from knox.settings import knox_settings
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication
-from accounts.models import AuthToken
+from accounts.models import AuthToken, User
 from accounts.serializers import (
     AccountDeleteSerializer,
     PasswordChangeSerializer,
@@ -28,12 +30,20 @@ from notes.views import OwnedByUserMixin
 
 
 def issue_token(request, user):
-    """Create a token for `user` and answer it with its expiry."""
-    # Logging in is when a user's expired tokens are seen to; purge_tokens
-    # sweeps those of users who stopped coming.
-    AuthToken.objects.owned_by(user).expired().delete()
-    instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    """Create a token for `user` and answer it with its expiry.
+
+    Only for the password that was checked: a password change (which revokes
+    every other token) or the account's deletion, committed since, refuses
+    the login, as if it had come after.
+    """
+    with transaction.atomic():
+        if not User.objects.select_for_update().filter(pk=user.pk, password=user.password).exists():
+            raise ValidationError({"non_field_errors": [_("Unable to log in with provided credentials.")]})
+        # Logging in is when a user's expired tokens are seen to; purge_tokens
+        # sweeps those of users who stopped coming.
+        AuthToken.objects.owned_by(user).expired().delete()
+        instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
     return TokenSerializer({"token": token, "expires_at": instance.expiry, "user": user}).data
 
 

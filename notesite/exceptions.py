@@ -2,10 +2,12 @@
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -18,12 +20,24 @@ class RequestBodyTooLarge(APIException):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus Django's request-size exceptions as clean 4xx answers."""
+    """DRF's handler, plus Django's request-size exceptions as clean 4xx answers,
+    and a write that failed because its user's account was deleted meanwhile."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = ParseError(str(exc))
+    elif isinstance(exc, DatabaseError) and _account_deleted(context["request"]):
+        # Its rows could not refer to a user no longer there (a foreign key
+        # checked at commit, a save that found no row): as if its token had
+        # been refused, which the next request's is.
+        exc = AuthenticationFailed(_("Invalid token."))
+        exc.auth_header = context["view"].get_authenticate_header(context["request"])
     return drf_exception_handler(exc, context)
+
+
+def _account_deleted(request):
+    user = request.user
+    return user.is_authenticated and not type(user).objects.filter(pk=user.pk).exists()
 
 
 def _is_api(request):

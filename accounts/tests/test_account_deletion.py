@@ -191,3 +191,23 @@ def test_user_delete_is_all_or_nothing(user, monkeypatch):
 
     assert User.objects.filter(pk=user.pk).exists()
     assert Note.objects.filter(owner=user).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_note_written_while_the_account_is_deleted_is_401_not_500(auth_client, user, monkeypatch):
+    """The request authenticated before the deletion committed; its note could not refer to the user."""
+    from notes import views
+
+    create = views.NoteViewSet.perform_create
+
+    def delete_account_then_create(view, serializer):
+        user_delete(user=User.objects.get(pk=user.pk))  # DELETE /api/auth/me/ from another device
+        create(view, serializer)
+
+    monkeypatch.setattr(views.NoteViewSet, "perform_create", delete_account_then_create)
+
+    response = auth_client.post("/api/notes/", {"title": "too late"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+    assert not Note.objects.exists()

@@ -156,3 +156,45 @@ def test_guessing_the_old_password_is_throttled_per_user(auth_client, other_clie
     assert statuses == [400, 400, 400, 429]
     assert int(change(auth_client, password, NEW_PASSWORD)["Retry-After"]) > 0
     assert change(other_client, "guess", NEW_PASSWORD).status_code == 400
+
+
+def test_a_login_checked_before_a_password_change_lands_gets_no_token(api_client, user, password, monkeypatch):
+    """The change commits between the login's password check and its token: the login lost the race."""
+    from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+    from accounts.services import password_change
+
+    check = AuthTokenSerializer.validate
+
+    def check_then_change(serializer, attrs):
+        attrs = check(serializer, attrs)
+        password_change(user=User.objects.get(pk=user.pk), new_password=NEW_PASSWORD)
+        return attrs
+
+    monkeypatch.setattr(AuthTokenSerializer, "validate", check_then_change)
+
+    response = api_client.post("/api/auth/token/", {"username": user.username, "password": password}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user, password, monkeypatch):
+    from accounts.serializers import PasswordChangeSerializer
+    from accounts.services import user_delete
+
+    check = PasswordChangeSerializer.validate_new_password
+
+    def check_then_delete(serializer, value):
+        value = check(serializer, value)
+        user_delete(user=User.objects.get(pk=user.pk))  # DELETE /api/auth/me/ from another device
+        return value
+
+    monkeypatch.setattr(PasswordChangeSerializer, "validate_new_password", check_then_delete)
+
+    response = change(auth_client, password, NEW_PASSWORD)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+    assert response["WWW-Authenticate"] == "Token"

@@ -4,10 +4,11 @@ import re
 import secrets
 
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from notes.attachments.sniff import INLINE_TYPES
-from notes.models import Attachment, PublicLink
+from notes.models import Attachment, Note, PublicLink
 
 TOKEN_BYTES = 32  # 256 bits
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -19,6 +20,10 @@ NO_TOKEN = "!" * 43
 def public_link_create(*, note, expires_at=None):
     """Give the note a new link with a new random token; the previous one stops working at once."""
     with transaction.atomic():
+        # Locked, so a purge of the note (or its owner's account) either came
+        # first or waits: never a link to a note deleted meanwhile.
+        if not Note.objects.alive().select_for_update().filter(pk=note.pk).exists():
+            raise Http404("No Note matches the given query.")
         link, _ = PublicLink.objects.update_or_create(
             note=note,
             defaults={

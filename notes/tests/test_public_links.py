@@ -7,12 +7,14 @@ from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notes.models import PublicLink
+from notes.models import Note, PublicLink
 from notes.services import note_delete_forever, note_restore, note_trash
 from notes.sharing.rendering import render
+from notes.sharing.services import public_link_create
 from notes.tests.attachment_helpers import PNG, body, upload
 from notes.tests.factories import NoteFactory
 from notes.tests.xss_corpus import CASES
@@ -424,3 +426,13 @@ def test_the_audit_itself_catches_what_it_should():
         "a href='x:y'",
     ]
     assert audit('<a href="https://example.org">x</a><img src="/s/t/attachments/1"><a href="a<b:c">') == []
+
+
+def test_a_link_for_a_note_deleted_meanwhile_is_404_not_500(user):
+    """The share checked the note, then its purge (or the account's deletion) committed first."""
+    note = NoteFactory(owner=user)
+    Note.objects.filter(pk=note.pk).delete()
+
+    with pytest.raises(Http404):
+        public_link_create(note=note)
+    assert not PublicLink.objects.exists()
