@@ -1,6 +1,7 @@
 """Project-wide fixtures and the rules for what may skip."""
 
 import os
+import time
 
 import pytest
 from django.conf import settings as django_settings
@@ -41,6 +42,15 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _throttle_clock(monkeypatch):
+    """The throttles' windows stand still during a test: none ends between two of its requests."""
+    from accounts.throttles import WindowRateThrottle
+
+    now = time.time()
+    monkeypatch.setattr(WindowRateThrottle, "timer", lambda: now)
 
 
 @pytest.fixture(autouse=True)

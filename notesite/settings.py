@@ -225,7 +225,8 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's, with an incr() that is atomic, as the throttles need.
+            "BACKEND": "notesite.cache.DatabaseCache",
             "LOCATION": "notes_cache",
             # Culling at the default 300 entries would forget throttle counts.
             "OPTIONS": {"MAX_ENTRIES": 100_000},

@@ -256,7 +256,7 @@ def test_registration_is_throttled_per_address(api_client, signup, settings):
 
 def test_throttle_counts_live_in_the_shared_database_cache(api_client, user, settings):
     """Counts in the database are seen by every worker; LocMem would count per process."""
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert settings.CACHES["default"]["BACKEND"] == "notesite.cache.DatabaseCache"
     cache.clear()
 
     login(api_client, user.username, "wrong")

@@ -1,6 +1,5 @@
 import base64
 import hashlib
-import math
 from pathlib import Path
 
 from django.conf import settings
@@ -14,8 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.throttles import WindowRateThrottle
 from notes.attachments.downloads import file_response
 from notes.models import Note, PublicLink
 from notes.serializers import StrictFieldsMixin
@@ -138,16 +137,16 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
 # The page a link opens, and its images
 
 
-class PublicLinkThrottle(SimpleRateThrottle):
+class PublicLinkThrottle(WindowRateThrottle):
     """NOTES_PUBLIC_LINK_RATE requests per client address to public links, counted in the shared cache."""
 
     scope = "public_link"
 
-    def get_rate(self):
+    def get_rate(self, view):
         return settings.NOTES_PUBLIC_LINK_RATE
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def counted_as(self, request, view):
+        return self.get_ident(request)
 
 
 def _throttled(request):
@@ -155,9 +154,8 @@ def _throttled(request):
     throttle = PublicLinkThrottle()
     if throttle.allow_request(request, None):
         return None
-    wait = throttle.wait()
     response = HttpResponse(TOO_MANY, status=429, headers=PAGE_HEADERS)
-    response["Retry-After"] = str(max(1, math.ceil(wait or 1)))
+    response["Retry-After"] = str(throttle.wait())
     return response
 
 

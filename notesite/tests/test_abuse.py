@@ -10,6 +10,7 @@ are covered by test_slow_clients.py.
 import json
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, quote_from_bytes
 
 import httpx
@@ -313,7 +314,8 @@ def two_instances(tmp_path):
         env = server_env(
             tmp_path,
             DATABASE_URL=database_url,
-            NOTES_LOGIN_RATE="3/min",
+            # Per hour: a window's end (the counts start again) seldom falls within a test.
+            NOTES_LOGIN_RATE="3/hour",
             NOTES_REGISTER_RATE="3/hour",
             NOTES_ALLOW_SIGNUP="true",
             WEB_CONCURRENCY=2,
@@ -345,6 +347,21 @@ def test_login_and_register_throttles_hold_across_gunicorn_instances_and_workers
     for response in logins[3:] + registrations[3:]:
         assert int(response.headers["Retry-After"]) > 0
         assert "throttled" in response.json()["detail"].lower()
+
+
+@pytest.mark.stress
+def test_a_concurrent_burst_of_logins_is_counted_request_by_request(two_instances):
+    """Sixteen clients at once on two instances: DRF's throttles read and wrote back a list of
+    timestamps, and a burst overwrote its own counts (8 clients got 14-17 logins past 10)."""
+    wrong = {"username": "nobody", "password": "wrong"}
+
+    def login(n):
+        return httpx.post(f"{two_instances[n % 2].url}/api/auth/token/", json=wrong, timeout=30).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = sorted(pool.map(login, range(32)))
+
+    assert statuses == [400] * 3 + [429] * 29
 
 
 def test_body_limit_setting_is_what_the_tests_assume():
