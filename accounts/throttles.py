@@ -40,8 +40,10 @@ class WindowRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view):
         rate = self.get_rate(view)
-        ident = rate and self.counted_as(request, view)
-        if ident is None or not rate:
+        if not rate:
+            return True
+        ident = self.counted_as(request, view)
+        if ident is None:
             return True
         limit, period = self.parse_rate(rate)
         key, self.remaining = self.window(ident, period, scope=self.scope)
