@@ -4,7 +4,7 @@ from django.db import IntegrityError, models, transaction
 from rest_framework import serializers
 
 from accounts.models import AuthToken
-from notes.serializers import StrictCharField
+from notes.serializers import StrictCharField, StrictFieldsMixin
 
 User = get_user_model()
 
@@ -39,7 +39,7 @@ class TokenInfoSerializer(serializers.ModelSerializer):
         return token.pk == getattr(self.context["request"].auth, "pk", None)
 
 
-class RegisterSerializer(serializers.ModelSerializer):
+class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     # Strings only, as everywhere: a JSON number is not quietly made a name or
     # a password (found by the fuzzer, issue 8).
     serializer_field_mapping = {
@@ -91,7 +91,7 @@ class CurrentPasswordMixin:
         return password
 
 
-class PasswordChangeSerializer(CurrentPasswordMixin, serializers.Serializer):
+class PasswordChangeSerializer(StrictFieldsMixin, CurrentPasswordMixin, serializers.Serializer):
     old_password = password_field()
     new_password = password_field(help_text="Checked by the server's password validators.")
 
@@ -108,7 +108,7 @@ class PasswordChangeSerializer(CurrentPasswordMixin, serializers.Serializer):
         return password
 
 
-class AccountDeleteSerializer(CurrentPasswordMixin, serializers.Serializer):
+class AccountDeleteSerializer(StrictFieldsMixin, CurrentPasswordMixin, serializers.Serializer):
     password = password_field(help_text="The account's password, to confirm.")
 
     def validate_password(self, password):

@@ -242,6 +242,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictDateTimeField(serializers.DateTimeField):
+    """A DateTimeField refusing a NUL in its text, as every text field does (Python's parser drops a trailing one)."""
+
+    default_error_messages = {"null_characters": "Null characters are not allowed."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("null_characters")
+        return super().to_internal_value(value)
+
+
 class SingleFileField(serializers.FileField):
     """A FileField that refuses several files under its name, where DRF's keeps the last one silently."""
 
@@ -464,8 +475,8 @@ class NoteImportSerializer(NoteSerializer):
 
     url = None
     snippet = None
-    created_at = serializers.DateTimeField(required=False)
-    updated_at = serializers.DateTimeField(required=False)
+    created_at = StrictDateTimeField(required=False)
+    updated_at = StrictDateTimeField(required=False)
 
     class Meta(NoteSerializer.Meta):
         fields = [*EDITABLE_FIELDS, "created_at", "updated_at"]

@@ -30,13 +30,14 @@ class OptionalTrailingSlashMiddleware:
 
 
 class QueryStringMiddleware:
-    """Answer 400 to an API request with a parameter that is no UTF-8 text, or given twice.
+    """Answer 400 to an API request with a parameter that is no UTF-8 text, holds a NUL, or is given twice.
 
     Django decodes a query string's bytes with replacement characters, so an
     unpaired surrogate (%ED%A0%80) or a stray byte (%FF) would arrive as
     U+FFFD and be searched for, or filtered by, unseen; and it answers the
     last of a parameter's values, so `limit=500&limit=5` passed with its
-    first value never checked. NUL is refused by each parameter's own field.
+    first value never checked. A NUL is refused here for every parameter:
+    some fields' parsers drop it (a date-time's trailing one).
     """
 
     def __init__(self, get_response):
@@ -58,10 +59,11 @@ class QueryStringMiddleware:
 REPEATABLE = {"tag"}
 UNDECODABLE = "Not UTF-8 text: percent-encoded bytes that decode to no characters (or to a surrogate)."
 REPEATED = "Give this parameter once."
+NUL = "Null characters are not allowed."
 
 
 def query_string_errors(query_string):
-    """{name: [message]} for each parameter that is no UTF-8 text once percent-decoded, or is repeated."""
+    """{name: [message]} for each parameter that is no UTF-8 text once percent-decoded, holds a NUL, or is repeated."""
     errors, seen = {}, set()
     for pair in query_string.split(b"&"):
         raw_name, _, value = pair.partition(b"=")
@@ -69,11 +71,13 @@ def query_string_errors(query_string):
         name = raw_name.decode(errors="replace")
         try:
             raw_name.decode()
-            unquote_to_bytes(value.replace(b"+", b" ")).decode()
+            text = unquote_to_bytes(value.replace(b"+", b" ")).decode()
         except UnicodeDecodeError:
             errors[name] = [UNDECODABLE]
         else:
-            if name in seen and name not in REPEATABLE:
+            if "\x00" in text:
+                errors[name] = [NUL]
+            elif name in seen and name not in REPEATABLE:
                 errors.setdefault(name, [REPEATED])
         seen.add(name)
     return errors

@@ -178,6 +178,15 @@ def test_registration_creates_a_user_and_answers_a_working_token(api_client, sig
     assert api_client.get("/api/auth/me/").json()["username"] == "newcomer"
 
 
+def test_registration_with_an_unknown_field_is_400_and_creates_no_one(api_client, signup, password):
+    body = {"username": "newcomer", "password": password, "is_staff": True}
+
+    response = api_client.post("/api/auth/register/", body, format="json")
+
+    assert (response.status_code, response.json()) == (400, {"is_staff": ["Unknown field."]})
+    assert not User.objects.filter(username="newcomer").exists()
+
+
 @pytest.mark.parametrize(
     "weak_password",
     ["short", "password", "12345678901", "newcomer123"],

@@ -198,3 +198,12 @@ def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid token."}
     assert response["WWW-Authenticate"] == "Token"
+
+
+def test_an_unknown_field_is_400_and_changes_nothing(auth_client, user, password):
+    response = auth_client.post(
+        "/api/auth/password/", {"old_password": password, "new_password": NEW_PASSWORD, "x": 1}, format="json"
+    )
+
+    assert (response.status_code, response.json()) == (400, {"x": ["Unknown field."]})
+    assert User.objects.get(pk=user.pk).check_password(password)

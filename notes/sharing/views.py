@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from accounts.throttles import WindowRateThrottle
 from notes.attachments.downloads import file_response
 from notes.models import Note, PublicLink
-from notes.serializers import StrictFieldsMixin
+from notes.serializers import StrictDateTimeField, StrictFieldsMixin
 from notes.sharing import rendering
 from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
 from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin
@@ -75,7 +75,7 @@ class PublicLinkSerializer(serializers.ModelSerializer):
 class PublicLinkOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
     """What a new link may be given: when it expires."""
 
-    expires_at = serializers.DateTimeField(
+    expires_at = StrictDateTimeField(
         required=False, allow_null=True, help_text="When the link stops working, in the future; null: never."
     )
 

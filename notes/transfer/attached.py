@@ -25,15 +25,15 @@ import orjson
 from django.core.files.base import ContentFile, File
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
-from rest_framework.fields import DateTimeField
 
 from notes.attachments.files import Inspected, inspect
 from notes.attachments.services import safe_filename
 from notes.attachments.storage import CHUNK_BYTES, open_range
+from notes.serializers import StrictDateTimeField
 from notes.transfer import markdown
 
 # ISO 8601 text (or a date-time YAML read), within the years a date-time can hold in UTC.
-CREATED_AT = DateTimeField()
+CREATED_AT = StrictDateTimeField()
 SHA256 = re.compile(r"[0-9a-f]{64}")
 BASE64_CHUNK = 3 * 16 * 1024  # a multiple of 3: each chunk encodes on its own
 COMPRESSIBLE = ("text/", "application/xml", "image/svg+xml", "application/json")

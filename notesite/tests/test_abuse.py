@@ -138,6 +138,22 @@ def test_nul_in_every_query_parameter_answers_400_naming_it(auth_client, target,
 
 
 @pytest.mark.django_db
+def test_a_nul_after_a_valid_date_time_is_refused_too(auth_client, user):
+    """Python's date-time parser drops a trailing NUL: the text is checked first."""
+    note = auth_client.post("/api/notes/", {"title": "t"}, format="json").json()
+    late = "2030-01-01T00:00:00\u0000"
+
+    listed = auth_client.get("/api/notes/?updated_since=2030-01-01T00:00:00%00")
+    shared = auth_client.post(f"/api/notes/{note['id']}/share/", {"expires_at": late}, format="json")
+    imported = auth_client.post("/api/import/", [{"title": "t", "created_at": late}], format="json")
+
+    assert (listed.status_code, listed.json()) == (400, {"updated_since": ["Null characters are not allowed."]})
+    assert (shared.status_code, shared.json()) == (400, {"expires_at": ["Null characters are not allowed."]})
+    assert imported.status_code == 400
+    assert imported.json()["rejected"][0]["errors"] == {"created_at": ["Null characters are not allowed."]}
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path", "name"), QUERY_PARAMETERS, ids=[label(case) for case in QUERY_PARAMETERS])
 @pytest.mark.parametrize(
     "value",
