@@ -40,6 +40,8 @@ class TokenInfoSerializer(serializers.ModelSerializer):
 
 
 class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A new account: a username and a password the server's validators accept."""
+
     # Strings only, as everywhere: a JSON number is not quietly made a name or
     # a password (found by the fuzzer, issue 8).
     serializer_field_mapping = {
@@ -92,6 +94,8 @@ class CurrentPasswordMixin:
 
 
 class PasswordChangeSerializer(StrictFieldsMixin, CurrentPasswordMixin, serializers.Serializer):
+    """The password now, checked, and the new one."""
+
     old_password = password_field()
     new_password = password_field(help_text="Checked by the server's password validators.")
 
@@ -109,6 +113,8 @@ class PasswordChangeSerializer(StrictFieldsMixin, CurrentPasswordMixin, serializ
 
 
 class AccountDeleteSerializer(StrictFieldsMixin, CurrentPasswordMixin, serializers.Serializer):
+    """The account's password, confirming its deletion."""
+
     password = password_field(help_text="The account's password, to confirm.")
 
     def validate_password(self, password):
