@@ -98,8 +98,11 @@ class AddressRateThrottle(WindowRateThrottle):
     is anonymous there, so the address is all there is to count by.
     """
 
+    def allow_request(self, request, view):
+        self.scope = view.throttle_scope  # "login", "register": as DRF's ScopedRateThrottle reads it
+        return super().allow_request(request, view)
+
     def get_rate(self, view):
-        self.scope = view.throttle_scope  # the key's: "login", "register"
         # Read the rates now, not at import, so changed settings apply.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
