@@ -1,24 +1,15 @@
 """The migration that adds the change feed places the notes already there in it (issue 5)."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from notes.models import ChangeCounter, Note
 from notes.services import note_create
+from notes.tests.migration_helpers import migrate
 
 BEFORE = [("notes", "0004_note_search")]
 AFTER = [("notes", "0005_change_feed")]
-
-
-def migrate(targets=None):
-    """Migrate to `targets`, or to the latest migrations; return the models of that state."""
-    executor = MigrationExecutor(connection)
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,21 +1,14 @@
 """The migration that renormalises tags stored before a tag normalised to itself."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from notes.models import Note, NoteTag
 from notes.services import note_create
 from notes.tests.factories import NoteFactory
+from notes.tests.migration_helpers import migrate
 
 BEFORE = [("notes", "0006_attachments_and_public_links")]
 AFTER = [("notes", "0007_renormalise_tags")]
-
-
-def migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
 
 
 @pytest.mark.django_db(transaction=True)
