@@ -143,6 +143,20 @@ def test_rename_commits_in_batches_so_other_writers_get_in(auth_client, user, mo
     assert len(commits) == 3  # 2 + 2 + 1 notes
 
 
+def test_on_sqlite_a_rename_pauses_between_batches_for_other_writers(auth_client, user, monkeypatch):
+    monkeypatch.setattr(services, "RETAG_BATCH_SIZE", 2)
+    for _ in range(5):
+        NoteFactory(owner=user, tags=["home"])
+    pauses = []
+    monkeypatch.setattr(services.time, "sleep", pauses.append)
+
+    auth_client.post("/api/tags/rename/", {"from": "home", "to": "house"}, format="json")
+
+    # SQLite's busy handler polls every 100 ms at most; PostgreSQL queues waiters itself.
+    expected = [services.SQLITE_BUSY_POLL_SECONDS] * 2 if connection.vendor == "sqlite" else []
+    assert pauses == expected
+
+
 def test_rename_answers_the_tag_even_when_a_write_took_it_off_meanwhile(auth_client, user, monkeypatch):
     note = NoteFactory(owner=user, tags=["home"])
 
