@@ -12,12 +12,18 @@ Images that point at one of the note's own attachments (its API
 anyone holding the link may load.
 """
 
+import hashlib
 import re
 
 import nh3
+import orjson
+from django.core.cache import cache
 from markdown_it import MarkdownIt
 
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Rendered pages of notes at least this long are kept in the shared cache, for a day.
+KEEP_FROM_CHARS = 10_000
+KEEP_SECONDS = 24 * 3600
 ATTACHMENT_URL = re.compile(r"(?:https?://[^/]+)?/api/attachments/([0-9]{1,18})/download/?")
 
 markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(
@@ -26,15 +32,36 @@ markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographe
 
 
 def render(text, image_urls):
-    """The Markdown `text` as safe HTML; `image_urls` maps attachment ids to the URLs to show them at."""
+    """(the Markdown `text` as safe HTML, the ids of the attachments it shows as images).
+
+    `image_urls` maps attachment ids to the URLs to show them at.
+    """
     tokens = markdown.parse(text)
+    shown = set()
     for token in tokens:
         for child in token.children or ():
-            if child.type == "image":
-                match = ATTACHMENT_URL.fullmatch(str(child.attrGet("src") or ""))
-                if match and int(match[1]) in image_urls:
-                    child.attrSet("src", image_urls[int(match[1])])
-    return sanitise(markdown.renderer.render(tokens, markdown.options, {}))
+            if child.type == "image" and (match := ATTACHMENT_URL.fullmatch(str(child.attrGet("src") or ""))):
+                shown.add(attachment_id := int(match[1]))
+                if attachment_id in image_urls:
+                    child.attrSet("src", image_urls[attachment_id])
+    return sanitise(markdown.renderer.render(tokens, markdown.options, {})), shown
+
+
+def render_kept(text, image_urls):
+    """render(), kept in the shared cache for a long text, under a digest of what it depends on.
+
+    Anyone holding a link may fetch its page again and again, and a long
+    note can take seconds to render (100,000 characters of `[`: 1.4-2 s here,
+    most of it markdown-it's); a short one takes less than the cache would.
+    """
+    if len(text) < KEEP_FROM_CHARS:
+        return render(text, image_urls)
+    key = "shared-note-html:" + hashlib.sha256(orjson.dumps([text, sorted(image_urls.items())])).hexdigest()
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = render(text, image_urls)
+        cache.set(key, rendered, KEEP_SECONDS)
+    return rendered
 
 
 def sanitise(html):
@@ -44,13 +71,3 @@ def sanitise(html):
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-
-
-def referenced_attachments(text):
-    """The ids of attachments the Markdown shows as images."""
-    ids = set()
-    for token in markdown.parse(text):
-        for child in token.children or ():
-            if child.type == "image" and (match := ATTACHMENT_URL.fullmatch(str(child.attrGet("src") or ""))):
-                ids.add(int(match[1]))
-    return ids

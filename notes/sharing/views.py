@@ -175,14 +175,14 @@ def shared_note(request, token):
     note = link.note
     images = shared_images(link)
     urls = {image.pk: reverse("shared-attachment", args=[token, image.pk]) for image in images}
-    shown_inline = rendering.referenced_attachments(note.content)
+    content, shown_inline = rendering.render_kept(note.content, urls)
     page = render_to_string(
         "notes/shared_note.html",
         {
             "note": note,
             # The project's own CSS, whose hash is in the policy; the note sanitised by nh3.
             "css": mark_safe(CSS),
-            "content": mark_safe(rendering.render(note.content, urls)),
+            "content": mark_safe(content),
             "images": [
                 {"url": urls[image.pk], "filename": image.filename} for image in images if image.pk not in shown_inline
             ],

@@ -227,6 +227,25 @@ def test_the_page_costs_two_queries_and_the_rate_count(auth_client, api_client, 
     assert len(queries) == 2  # the link with its note, the note's images
 
 
+def test_a_long_notes_page_is_rendered_once_until_the_note_changes(auth_client, api_client, user, monkeypatch):
+    """Anyone with the link can fetch it again and again; 100,000 `[` take seconds to render."""
+    from notes.sharing import rendering
+
+    note = NoteFactory(owner=user, content="[" * rendering.KEEP_FROM_CHARS)
+    token = share(auth_client, note).json()["token"]
+    renders = []
+    render_once = rendering.render
+    monkeypatch.setattr(rendering, "render", lambda *args: renders.append(args) or render_once(*args))
+
+    first, again = page(api_client, token), page(api_client, token)
+    auth_client.patch(f"/api/notes/{note.pk}/", {"content": "]" * rendering.KEEP_FROM_CHARS}, format="json")
+    edited = page(api_client, token)
+
+    assert len(renders) == 2
+    assert first.content == again.content
+    assert "]" * 100 in edited.content.decode()
+
+
 @pytest.fixture
 def four_dead_links(auth_client, user):
     """A revoked, an expired and a trashed note's link, and one that never existed."""
@@ -404,7 +423,8 @@ def audit(html):
 
 @pytest.mark.parametrize("case", CASES)
 def test_no_script_survives_rendering(case):
-    assert audit(render(case, {})) == []
+    html, _ = render(case, {})
+    assert audit(html) == []
 
 
 def test_the_whole_corpus_in_one_note_renders_nothing_dangerous(auth_client, api_client, user):
