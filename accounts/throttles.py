@@ -7,6 +7,7 @@ a list of timestamps they read and write back, which concurrent requests
 overwrite: eight clients at once went past every limit with them.
 """
 
+import hashlib
 import math
 import time
 import zlib
@@ -15,6 +16,9 @@ from django.conf import settings
 from django.core.cache import cache as default_cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+# Longer idents (an address is at most 45 characters) are keyed by their digest.
+MAX_IDENT_CHARS = 64
 
 
 class WindowRateThrottle(BaseThrottle):
@@ -63,7 +67,10 @@ class WindowRateThrottle(BaseThrottle):
         """The cache key of the current window for `ident`, and the seconds left in it."""
         offset = ident if isinstance(ident, int) else zlib.crc32(str(ident).encode())
         window, elapsed = divmod(cls.timer() - offset % period, period)
-        return f"throttle_{scope or cls.scope}_{ident}_{period}_{int(window)}", period - elapsed
+        if len(name := str(ident)) > MAX_IDENT_CHARS:
+            # An address from X-Forwarded-For may be any text: the key must fit the cache's 250 characters.
+            name = hashlib.sha256(name.encode()).hexdigest()
+        return f"throttle_{scope or cls.scope}_{name}_{period}_{int(window)}", period - elapsed
 
     def count(self, key, timeout):
         """Add this request to the window's count and answer the count."""
@@ -72,7 +79,12 @@ class WindowRateThrottle(BaseThrottle):
         except ValueError:  # the window's first request
             if self.cache.add(key, 1, timeout):
                 return 1
-            return self.cache.incr(key)  # another worker's came first
+            try:
+                return self.cache.incr(key)  # another worker's came first
+            except ValueError:
+                # Neither there nor added: the database cache's add() swallows
+                # its errors. A cache that cannot count lets the request by.
+                return 1
 
 
 class UserRateThrottle(WindowRateThrottle):

@@ -231,6 +231,33 @@ def test_registration_refuses_bad_usernames(api_client, signup, password, userna
     assert "username" in response.json()
 
 
+@pytest.mark.parametrize("address", ["z" * 300, "2001:db8::1", "x" * 4000])
+def test_any_forwarded_address_is_counted_never_a_500(api_client, user, settings, address):
+    """With a proxy trusted, the address is whatever X-Forwarded-For says: the key must still fit the cache."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "NUM_PROXIES": 1,
+        "DEFAULT_THROTTLE_RATES": {"login": "2/min"},
+    }
+    cache.clear()
+    body = {"username": user.username, "password": "wrong"}
+
+    statuses = [
+        api_client.post("/api/auth/token/", body, format="json", HTTP_X_FORWARDED_FOR=address).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [400, 400, 429]
+
+
+def test_a_cache_that_cannot_keep_the_count_lets_the_request_by(api_client, user, monkeypatch):
+    """The database cache's add() answers False on any database error, and the key is then not there."""
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)
+    cache.clear()
+
+    assert login(api_client, user.username, "wrong").status_code == 400
+
+
 def test_login_is_throttled_per_address_with_retry_after(api_client, user, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
