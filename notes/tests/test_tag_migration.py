@@ -24,8 +24,14 @@ def test_a_tag_stored_decomposed_becomes_the_tag_it_names(user, auth_client):
     finally:
         migrate()
 
-    assert Note.objects.get(pk=decomposed.pk).tags == ["home", "\u01f0"]
+    changed = Note.objects.get(pk=decomposed.pk)
+    assert changed.tags == ["home", "\u01f0"]
     assert Note.objects.get(pk=composed.pk).tags == ["\u01f0"]
+    # A change like any other: a new version and ETag, a new place in the feed, the old state kept.
+    assert changed.version == decomposed.version + 1
+    assert changed.change_seq > Note.objects.get(pk=composed.pk).change_seq
+    assert changed.revisions.get(version=decomposed.version).tags == ["home", "j\u030c"]
+    assert Note.objects.get(pk=composed.pk).version == composed.version
     assert sorted(NoteTag.objects.filter(note=decomposed).values_list("name", flat=True)) == ["home", "\u01f0"]
     assert auth_client.get("/api/tags/").json()["results"] == [
         {"name": "\u01f0", "count": 2},
