@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuthToken, User
 from accounts.services import user_delete
 from accounts.tests.factories import UserFactory
+from notes import views
 from notes.models import Note
 from notes.services import note_trash, note_update
 from notes.tests.factories import NoteFactory
@@ -196,8 +197,6 @@ def test_user_delete_is_all_or_nothing(user, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_note_written_while_the_account_is_deleted_is_401_not_500(auth_client, user, monkeypatch):
     """The request authenticated before the deletion committed; its note could not refer to the user."""
-    from notes import views
-
     create = views.NoteViewSet.perform_create
 
     def delete_account_then_create(view, serializer):

@@ -2,9 +2,12 @@
 
 import pytest
 from django.core.cache import cache
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.test import APIClient
 
 from accounts.models import AuthToken, User
+from accounts.serializers import PasswordChangeSerializer
+from accounts.services import password_change, user_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -160,10 +163,6 @@ def test_guessing_the_old_password_is_throttled_per_user(auth_client, other_clie
 
 def test_a_login_checked_before_a_password_change_lands_gets_no_token(api_client, user, password, monkeypatch):
     """The change commits between the login's password check and its token: the login lost the race."""
-    from rest_framework.authtoken.serializers import AuthTokenSerializer
-
-    from accounts.services import password_change
-
     check = AuthTokenSerializer.validate
 
     def check_then_change(serializer, attrs):
@@ -181,9 +180,6 @@ def test_a_login_checked_before_a_password_change_lands_gets_no_token(api_client
 
 
 def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user, password, monkeypatch):
-    from accounts.serializers import PasswordChangeSerializer
-    from accounts.services import user_delete
-
     check = PasswordChangeSerializer.validate_new_password
 
     def check_then_delete(serializer, value):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from notes.models import Note, PublicLink
 from notes.services import note_delete_forever, note_restore, note_trash
+from notes.sharing import rendering
 from notes.sharing.rendering import render
 from notes.sharing.services import public_link_create
 from notes.tests.attachment_helpers import PNG, body, upload
@@ -229,8 +230,6 @@ def test_the_page_costs_two_queries_and_the_rate_count(auth_client, api_client, 
 
 def test_a_long_notes_page_is_rendered_once_until_the_note_changes(auth_client, api_client, user, monkeypatch):
     """Anyone with the link can fetch it again and again; 100,000 `[` take seconds to render."""
-    from notes.sharing import rendering
-
     note = NoteFactory(owner=user, content="[" * rendering.KEEP_FROM_CHARS)
     token = share(auth_client, note).json()["token"]
     renders = []
