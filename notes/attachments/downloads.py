@@ -6,7 +6,7 @@ as a page; only plain images (`INLINE_TYPES`) are shown inline, everything
 else is `Content-Disposition: attachment`. The ETag is the SHA-256.
 """
 
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
@@ -85,8 +85,13 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
         try:
             byte_range = parse_range(request.headers.get("Range"), stored.size)
         except Unsatisfiable:
-            headers["Content-Range"] = f"bytes */{stored.size}"
-            return HttpResponse(status=416, headers=headers)
+            # JSON like every other failure; not the file's headers, which
+            # would have a browser save the message as the file.
+            return JsonResponse(
+                {"detail": f"The range is malformed or outside the file's {stored.size} bytes."},
+                status=416,
+                headers={"Content-Range": f"bytes */{stored.size}", "Accept-Ranges": "bytes", "ETag": etag},
+            )
     start, length = byte_range or (0, stored.size)
     if byte_range:
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{stored.size}"

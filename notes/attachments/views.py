@@ -14,6 +14,7 @@ from notes.models import Attachment
 from notes.pagination import KeysetPagination
 from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin, live_note_or_404
 from notesite.renderers import JSONRenderer
+from notesite.schema import ErrorSerializer
 
 DOWNLOAD_HEADERS = [
     OpenApiParameter("Range", location=OpenApiParameter.HEADER, description="One byte range, e.g. `bytes=0-1023`."),
@@ -98,7 +99,7 @@ class AttachmentViewSet(OwnedByUserMixin, mixins.RetrieveModelMixin, viewsets.Ge
             (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, as its content type."),
             (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
             304: OpenApiResponse(description="If-None-Match names the file's ETag."),
-            416: OpenApiResponse(description="The range is malformed or outside the file."),
+            416: OpenApiResponse(ErrorSerializer, description="The range is malformed or outside the file."),
         },
     )
     @action(detail=True, content_negotiation_class=AnyAcceptNegotiation)

@@ -120,7 +120,9 @@ def test_a_bad_range_is_416(auth_client, download_url, header):
 
     assert response.status_code == 416
     assert response["Content-Range"] == f"bytes */{len(DATA)}"
-    assert response.content == b""
+    assert response["Content-Type"] == "application/json"
+    assert "Content-Disposition" not in response
+    assert response.json() == {"detail": f"The range is malformed or outside the file's {len(DATA)} bytes."}
 
 
 @pytest.mark.parametrize("header", ["items=0-5", "bytes=0-1,5-9", "nonsense"])
