@@ -3,7 +3,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.settings import knox_settings
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -27,6 +27,7 @@ from accounts.services import password_change, user_delete
 from accounts.throttles import AddressRateThrottle, PasswordCheckThrottle
 from notes.pagination import KeysetPagination
 from notes.views import OwnedByUserMixin
+from notesite.schema import ErrorSerializer
 
 
 def issue_token(request, user):
@@ -72,7 +73,13 @@ class RegisterView(generics.GenericAPIView):
     throttle_scope = "register"
     serializer_class = RegisterSerializer
 
-    @extend_schema(responses={201: TokenSerializer}, auth=[])
+    @extend_schema(
+        responses={
+            201: TokenSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Sign-up is off on this server (`NOTES_ALLOW_SIGNUP`)."),
+        },
+        auth=[],
+    )
     def post(self, request):
         if not settings.NOTES_ALLOW_SIGNUP:
             raise PermissionDenied("Sign-up is disabled on this server: ask its administrator for an account.")

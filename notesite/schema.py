@@ -88,9 +88,9 @@ class AutoSchema(openapi.AutoSchema):
 
     def error_codes(self):
         has_body = self.method in {"POST", "PUT", "PATCH"} or self.destroy_serializer() is not None
-        codes = []
-        if has_body or self._is_list_view() or (self.method == "GET" and self.get_filter_backends()):
-            codes.append("400")
+        # Every operation: a query parameter given twice or holding a NUL is
+        # refused before any view runs (notesite.middleware.QueryStringMiddleware).
+        codes = ["400"]
         if not any(permission is AllowAny for permission in self.view.permission_classes):
             codes.append("401")
         if "{" in self.path:

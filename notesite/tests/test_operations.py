@@ -58,6 +58,31 @@ def test_schema_is_public_openapi_3(client):
 
 
 @pytest.mark.django_db
+def test_schema_lists_the_400_every_operation_can_answer(client):
+    # A query parameter given twice or holding a NUL is refused on any path under /api/.
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        (method, path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+    assert len(operations) > 30
+    assert [(method, path) for method, path, operation in operations if "400" not in operation["responses"]] == []
+    assert client.get("/api/auth/me/?a=1&a=2").status_code == 400
+
+
+@pytest.mark.django_db
+def test_schema_lists_the_403_of_a_closed_sign_up(client, settings):
+    settings.NOTES_ALLOW_SIGNUP = False
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    assert "403" in schema["paths"]["/api/auth/register/"]["post"]["responses"]
+    assert client.post("/api/auth/register/", {}, content_type="application/json").status_code == 403
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
 def test_docs_pages_load_every_asset_from_this_site(client, path):
     response = client.get(path)
