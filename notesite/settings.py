@@ -436,6 +436,8 @@ NOTES_IMPORT_MAX_BYTES = env_int("NOTES_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 NOTES_IMPORT_MAX_ENTRIES = env_int("NOTES_IMPORT_MAX_ENTRIES", 10_000)
 if NOTES_REVISIONS_KEPT < 1:
     raise ImproperlyConfigured("NOTES_REVISIONS_KEPT must be at least 1.")
+if NOTES_TRASH_DAYS < 0:
+    raise ImproperlyConfigured("NOTES_TRASH_DAYS must not be negative.")
 # The change feed (README, "Keeping an offline copy"): days the tombstone of a
 # note deleted forever is kept for clients that have not synced since;
 # `purge_trash` forgets older ones, and an older cursor must re-sync (410).

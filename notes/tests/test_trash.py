@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from notes.models import Note, NoteTag, Revision
+from notes.models import Note, NoteTag, PurgedNote, Revision
 from notes.services import note_trash, note_update, notes_purge
 from notes.tests.factories import NoteFactory
 
@@ -202,6 +202,32 @@ def test_purge_trash_takes_the_age_from_the_command_line(user):
     call_command("purge_trash", "--days", "2", stdout=StringIO())
 
     assert not Note.objects.filter(pk=note.pk).exists()
+
+
+@pytest.mark.parametrize("days", ["1000000", "999999999999"])
+def test_purge_trash_takes_days_past_year_one_as_keep_forever(user, days):
+    note = note_trash(note=NoteFactory(owner=user))
+    trashed_days_ago(note, 3)
+    out = StringIO()
+
+    call_command("purge_trash", "--days", days, stdout=out)
+
+    assert Note.objects.filter(pk=note.pk).exists()
+    assert "Deleted 0 note(s) trashed before 0001-01-01 00:00 UTC." in out.getvalue()
+
+
+@pytest.mark.parametrize("tombstone_days", [1_000_000, 999_999_999])
+def test_purge_trash_takes_tombstone_days_past_year_one_as_keep_forever(user, settings, tombstone_days):
+    settings.NOTES_FEED_TOMBSTONE_DAYS = tombstone_days
+    note = note_trash(note=NoteFactory(owner=user))
+    trashed_days_ago(note, 3)
+    out = StringIO()
+
+    call_command("purge_trash", "--days", "2", stdout=out)
+
+    assert not Note.objects.filter(pk=note.pk).exists()
+    assert PurgedNote.objects.filter(note_id=note.pk).exists()
+    assert "Forgot 0 change feed tombstone(s) of notes deleted forever before 0001-01-01 00:00 UTC." in out.getvalue()
 
 
 def test_purge_works_in_batches_until_done(user, other_user):

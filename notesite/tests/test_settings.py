@@ -93,7 +93,10 @@ def test_plain_http_works_without_https_mode(tmp_path):
     assert result.stdout.split()[0] == "401"
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("NOTES_MAX_BODY_BYTES", "lots")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("NOTES_MAX_BODY_BYTES", "lots"), ("NOTES_TRASH_DAYS", "-5"), ("NOTES_REVISIONS_KEPT", "0")],
+)
 def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
     result = run_python(server_env(tmp_path, **{name: value}), "print('started')")
 

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -30,15 +30,27 @@ class Command(BaseCommand):
         days = settings.NOTES_TRASH_DAYS if days is None else days
         if days < 0:
             raise CommandError("--days must not be negative.")
-        cutoff = timezone.now() - timedelta(days=days)
+        cutoff = days_ago(days)
         deleted = notes_purge(notes=Note.objects.filter(deleted_at__lt=cutoff))
-        self.stdout.write(f"Deleted {deleted} note(s) trashed before {cutoff:%Y-%m-%d %H:%M} UTC.")
-        remembered_since = timezone.now() - timedelta(days=settings.NOTES_FEED_TOMBSTONE_DAYS)
+        self.stdout.write(f"Deleted {deleted} note(s) trashed before {minutes(cutoff)} UTC.")
+        remembered_since = days_ago(settings.NOTES_FEED_TOMBSTONE_DAYS)
         forgotten = forget_tombstones(before=remembered_since)
         self.stdout.write(
-            f"Forgot {forgotten} change feed tombstone(s) of notes deleted forever before "
-            f"{remembered_since:%Y-%m-%d %H:%M} UTC."
+            f"Forgot {forgotten} change feed tombstone(s) of notes deleted forever "
+            f"before {minutes(remembered_since)} UTC."
         )
         swept = files_sweep()
         if swept:
             self.stdout.write(f"Deleted {swept} stored file(s) no attachment refers to.")
+
+
+def days_ago(days):
+    """The moment `days` days ago; a span reaching past year 1 (a way to say "keep forever") is year 1."""
+    try:
+        return timezone.now() - timedelta(days=days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def minutes(moment):
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"  # %Y writes year 1 as "1"
