@@ -71,3 +71,17 @@ def test_parallel_writers_create_every_note_indexed(user):
 def test_seed_refuses_numbers_below_one(user, option):
     with pytest.raises(CommandError):
         call_command("seed_notes", user=user.username, **option)
+
+
+def test_seed_finds_its_user_in_any_case(user):
+    call_command("seed_notes", user=user.username.upper(), count=2, writers=1)
+
+    assert Note.objects.owned_by(user).count() == 2
+
+
+@pytest.mark.parametrize("name", ["", "x" * 151, "two words"])
+def test_seed_refuses_a_name_no_user_can_have(db, name):
+    with pytest.raises(CommandError, match="Cannot create user"):
+        call_command("seed_notes", user=name, count=1, writers=1)
+
+    assert not Note.objects.exists()

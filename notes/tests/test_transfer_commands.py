@@ -115,6 +115,22 @@ def test_an_unknown_user_is_an_error(db, tmp_path, command):
         run(command, str(path), "--user", "nobody")
 
 
+def test_the_user_is_named_in_any_case(user, tmp_path):
+    NoteFactory(owner=user, title="Mine")
+    path = tmp_path / "notes.json"
+
+    run("export_notes", str(path), "--user", user.username.upper())
+    run("import_notes", str(path), "--user", user.username.upper())
+
+    assert Note.objects.filter(owner=user, title="Mine").count() == 2
+
+
+@pytest.mark.parametrize("path", ["", ".", "/"])
+def test_export_to_a_path_naming_no_file_is_an_error_not_a_traceback(user, path):
+    with pytest.raises(CommandError, match="names no file to write"):
+        run("export_notes", path, "--user", user.username)
+
+
 def test_a_missing_file_is_an_error(user, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         run("import_notes", str(tmp_path / "missing.json"), "--user", user.username)

@@ -28,6 +28,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path, user, format=None, **options):
+        if path != "-" and not Path(path).name:
+            raise CommandError(f"{path!r} names no file to write.")
         owner = _user(user)
         export_format = format or ("markdown" if path.lower().endswith(".zip") else "json")
         queryset = Note.objects.owned_by(owner).alive()
@@ -47,7 +49,7 @@ class Command(BaseCommand):
 
 def _user(username):
     try:
-        return get_user_model().objects.get(username=username)
+        return get_user_model().objects.get_by_natural_key(username)  # in any case, as at login
     except get_user_model().DoesNotExist:
         raise CommandError(f"No user named {username!r}.") from None
 

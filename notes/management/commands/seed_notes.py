@@ -7,6 +7,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
@@ -38,10 +39,15 @@ class Command(BaseCommand):
         if writers is not None and writers < 1:
             raise CommandError("--writers must be at least 1.")
         writers = writers or default_writers(connection)
-        owner, created = get_user_model().objects.get_or_create(username=user)
-        if created:
+        owner = get_user_model().objects.with_username(user).first()  # in any case, as at login
+        if owner is None:
+            owner = get_user_model()(username=user)
             owner.set_unusable_password()
-            owner.save(update_fields=["password"])
+            try:
+                owner.full_clean()  # the name's rules, as registration and the admin check them
+            except ValidationError as invalid:
+                raise CommandError(f"Cannot create user {user!r}: {' '.join(invalid.messages)}") from None
+            owner.save()
             self.stdout.write(f"Created user {user!r} (no password: set one with changepassword).")
 
         progress = ProgressBar(count, stream=self.stderr)
