@@ -190,6 +190,16 @@ def test_purge_tokens_deletes_only_expired_tokens_in_batches(user, other_user):
     assert set(AuthToken.objects.all()) == set(live)
 
 
+@pytest.mark.parametrize("batch_size", [10_001, 99_999_999_999_999_999_999])
+def test_purge_tokens_refuses_a_batch_larger_than_a_statement_takes(user, batch_size):
+    AuthToken.objects.create(user=user, expiry=timedelta(seconds=-1))
+
+    with pytest.raises(CommandError, match="--batch-size must be at most 10000"):
+        call_command("purge_tokens", batch_size=batch_size, stdout=StringIO())
+
+    assert AuthToken.objects.count() == 1
+
+
 def test_purge_tokens_is_safe_to_run_again(user):
     AuthToken.objects.create(user=user, expiry=timedelta(seconds=-1))
     call_command("purge_tokens", stdout=StringIO())

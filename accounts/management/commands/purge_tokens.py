@@ -4,6 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import AuthToken
 
+# A batch's ids are one statement's parameters, which databases bound.
+MAX_BATCH_SIZE = 10_000
+
 
 class Command(BaseCommand):
     help = "Delete expired API tokens (they already answer 401). Safe to run from cron."
@@ -19,6 +22,8 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if batch_size > MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be at most {MAX_BATCH_SIZE}.")
         purged = 0
         while True:
             batch = list(AuthToken.objects.expired().values_list("pk", flat=True)[:batch_size])
