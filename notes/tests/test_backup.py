@@ -110,6 +110,26 @@ def test_backup_does_not_replace_a_file_unless_forced(tmp_path):
 
 
 @pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_backup_replaces_only_a_regular_file(tmp_path, kind):
+    # With --force, /dev/null itself became a 67 MB file.
+    real = tmp_path / "real.txt"
+    real.write_bytes(b"precious")
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(real)
+
+    with pytest.raises(CommandError, match="is not a regular file"):
+        call_command("backup", str(target), "--force", stdout=StringIO())
+
+    assert target.is_fifo() if kind == "fifo" else target.is_symlink()
+    assert real.read_bytes() == b"precious"
+
+
+@pytest.mark.sqlite
 def test_backup_over_the_live_database_is_refused_and_leaves_it_whole(tmp_path):
     data = tmp_path / "data"
     run = {"env": sqlite_environment(data), "cwd": settings.BASE_DIR, "capture_output": True, "text": True}

@@ -40,6 +40,9 @@ class Command(BaseCommand):
             raise CommandError(f"{target} exists; pass --force to replace it.")
         if target.is_dir():
             raise CommandError(f"{target} is a directory; give the backup file's path.")
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            # --force renames the copy over it: a link, a FIFO or /dev/null would become a file.
+            raise CommandError(f"{target} is not a regular file; give the backup file's path.")
         if not target.parent.is_dir():
             raise CommandError(f"{target.parent} does not exist.")
 
