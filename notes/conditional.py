@@ -26,7 +26,8 @@ def parse_versions(header):
     versions = set()
     for tag in tags:
         value = tag.removeprefix("W/").strip('"')
-        if value.isascii() and value.isdigit() and len(value) <= 10:
+        # Only a version's own spelling: "01" is another tag than "1".
+        if value.isascii() and value.isdigit() and len(value) <= 10 and value == str(int(value)):
             versions.add(int(value))
     return versions
 

@@ -216,7 +216,7 @@ def test_stale_if_match_is_412_with_current_note_and_changes_nothing(auth_client
     assert (note.title, note.content, note.version, note.deleted_at) == ("Groceries", "theirs", 2, None)
 
 
-@pytest.mark.parametrize("if_match", ['"abc"', "1", '""', '"99999999999999999999999"'])
+@pytest.mark.parametrize("if_match", ['"abc"', "1", '""', '"99999999999999999999999"', '"01"', 'W/"001"'])
 def test_if_match_naming_no_version_is_412(auth_client, note, if_match):
     response = auth_client.patch(detail(note), {"title": "x"}, HTTP_IF_MATCH=if_match)
 
