@@ -8,6 +8,7 @@ overwrite: eight clients at once went past every limit with them.
 """
 
 import hashlib
+import logging
 import math
 import time
 import zlib
@@ -17,8 +18,16 @@ from django.core.cache import cache as default_cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from notesite.cache import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
+
 # Longer idents (an address is at most 45 characters) are keyed by their digest.
 MAX_IDENT_CHARS = 64
+
+
+class CannotCount(Exception):
+    """The cache neither counted the request nor raised: the database cache's add() swallows its errors."""
 
 
 class WindowRateThrottle(BaseThrottle):
@@ -51,8 +60,13 @@ class WindowRateThrottle(BaseThrottle):
             return True
         limit, period = self.parse_rate(rate)
         key, self.remaining = self.window(ident, period, scope=self.scope)
-        # A second past a whole window, so its key never expires while in use.
-        return self.count(key, timeout=period + 1) <= limit
+        try:
+            # A second past a whole window, so its key never expires while in use.
+            return self.count(key, timeout=period + 1) <= limit
+        except (CannotCount, *CACHE_ERRORS) as error:
+            # A cache that cannot count lets the request by (README, "Decisions").
+            logger.error("The cache cannot count %s requests: %r", self.scope, error)
+            return True
 
     def wait(self):
         return max(1, math.ceil(self.remaining))
@@ -82,9 +96,7 @@ class WindowRateThrottle(BaseThrottle):
             try:
                 return self.cache.incr(key)  # another worker's came first
             except ValueError:
-                # Neither there nor added: the database cache's add() swallows
-                # its errors. A cache that cannot count lets the request by.
-                return 1
+                raise CannotCount(key) from None
 
 
 class UserRateThrottle(WindowRateThrottle):
@@ -147,4 +159,8 @@ def forget_user(user_id):
     ):
         if rate:
             keys.append(throttle.window(user_id, throttle.parse_rate(rate)[1])[0])
-    default_cache.delete_many(keys)
+    try:
+        default_cache.delete_many(keys)
+    except CACHE_ERRORS as error:
+        # Never a reason to keep the account: the counts expire with their window.
+        logger.error("The cache cannot forget user %s's counts: %r", user_id, error)

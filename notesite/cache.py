@@ -4,8 +4,13 @@ import base64
 import pickle
 
 from django.core.cache.backends import db
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
+
+# What a cache raises when it cannot answer: Redis down or timing out, the
+# database cache's table locked or gone. Django's cache API does not wrap them.
+CACHE_ERRORS = (RedisError, DatabaseError)
 
 
 class DatabaseCache(db.DatabaseCache):

@@ -13,12 +13,17 @@ anyone holding the link may load.
 """
 
 import hashlib
+import logging
 import re
 
 import nh3
 import orjson
 from django.core.cache import cache
 from markdown_it import MarkdownIt
+
+from notesite.cache import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Rendered pages of notes at least this long are kept in the shared cache, for a day.
@@ -57,11 +62,16 @@ def render_kept(text, image_urls):
     if len(text) < KEEP_FROM_CHARS:
         return render(text, image_urls)
     key = "shared-note-html:" + hashlib.sha256(orjson.dumps([text, sorted(image_urls.items())])).hexdigest()
-    rendered = cache.get(key)
-    if rendered is None:
-        rendered = render(text, image_urls)
-        cache.set(key, rendered, KEEP_SECONDS)
-    return rendered
+    rendered = None
+    try:
+        rendered = cache.get(key)
+        if rendered is None:
+            rendered = render(text, image_urls)
+            cache.set(key, rendered, KEEP_SECONDS)
+    except CACHE_ERRORS as error:
+        # The page still answers, rendered per fetch until the cache is back.
+        logger.error("The cache cannot keep a public page: %r", error)
+    return rendered or render(text, image_urls)
 
 
 def sanitise(html):
