@@ -1,14 +1,23 @@
-"""Every failure under /api/ answers JSON with a 4xx status, never a 500 page."""
+"""Every failure under /api/ answers JSON with a 4xx status (503 when it is only to be retried), never a 500 page."""
+
+import sqlite3
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import status
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DatabaseBusy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The database is busy with a long write: try again shortly.")
+    default_code = "database_busy"
+    retry_after = 1
 
 
 class RequestBodyTooLarge(APIException):
@@ -20,8 +29,8 @@ class RequestBodyTooLarge(APIException):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus Django's request-size exceptions as clean 4xx answers,
-    and a write that failed because its user's account was deleted meanwhile."""
+    """DRF's handler, plus Django's request-size exceptions as clean 4xx answers, a write
+    that failed because its user's account was deleted meanwhile, and SQLite's lock timeout."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
@@ -32,7 +41,18 @@ def exception_handler(exc, context):
         # been refused, which the next request's is.
         exc = AuthenticationFailed(_("Invalid token."))
         exc.auth_header = context["view"].get_authenticate_header(context["request"])
-    return drf_exception_handler(exc, context)
+    elif isinstance(exc, OperationalError) and _sqlite_busy(exc):
+        # A write that waited NOTES_SQLITE_BUSY_TIMEOUT for another's lock (a
+        # long import in one transaction): nothing was written; try again.
+        exc = DatabaseBusy()
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, DatabaseBusy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _sqlite_busy(exc):
+    return getattr(exc.__cause__, "sqlite_errorcode", None) in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 def _account_deleted(request):

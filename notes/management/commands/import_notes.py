@@ -25,7 +25,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--single-transaction",
             action="store_true",
-            help="All or nothing even if the database fails midway; holds the write lock throughout.",
+            help="All or nothing even if the database fails midway; holds the write lock throughout "
+            "(on SQLite, API writes waiting past NOTES_SQLITE_BUSY_TIMEOUT answer 503 meanwhile).",
         )
 
     def handle(self, *args, path, user, dry_run, batch_size, single_transaction, **options):
