@@ -26,8 +26,10 @@ are then fetched as they are now, which can only be newer (a note seen newer
 than its position comes again later, and a client just applies it again).
 """
 
+import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import connection, connections, transaction
 from django.db.models import F, Max, Value
@@ -133,8 +135,9 @@ def _check_remembered(owner, after):
     if after < forgotten:
         raise CursorGone(
             "This cursor is older than the changes the server still remembers (notes deleted forever "
-            "are remembered for a limited time). Re-sync from the beginning: request the feed without "
-            "a cursor, and drop every local note that the re-sync does not return."
+            "are remembered for a limited time, and a database restored from a backup remembers none). "
+            "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
+            "that the re-sync does not return."
         )
     if after > last:
         raise CursorGone(
@@ -142,6 +145,29 @@ def _check_remembered(owner, after):
             "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
             "that the re-sync does not return."
         )
+
+
+def forget_every_position_statements():
+    """SQL that makes every cursor handed out so far answer 410: for a database restored from a backup.
+
+    A restored database goes back to positions it had handed out already and
+    would hand them out again, for other changes: a cursor from before the
+    restore would then skip those, and the client keep notes the server no
+    longer has. So every user's positions jump far past any the database
+    could have handed out (2**40 and more, by a random amount so that two
+    copies of one database do not land together), and everything before
+    the jump counts as forgotten, as tombstones do: a cursor from before it
+    answers 410 and its client re-syncs. A user without a counter gets one.
+    Plain SQL without parameters, so that `manage.py backup` runs it on its
+    copy with sqlite3 as `manage.py forget_feed_cursors` does through Django.
+    """
+    jump = 2**40 + secrets.randbelow(2**40)
+    counters, users = ChangeCounter._meta.db_table, get_user_model()._meta.db_table
+    return [
+        f"UPDATE {counters} SET last_seq = last_seq + {jump}, forgotten_seq = last_seq + {jump}",
+        f"INSERT INTO {counters} (owner_id, last_seq, forgotten_seq) "
+        f"SELECT id, {jump}, {jump} FROM {users} WHERE id NOT IN (SELECT owner_id FROM {counters})",
+    ]
 
 
 def forget_tombstones(*, before):

@@ -1,17 +1,21 @@
 """manage.py backup: a consistent SQLite copy taken while the server writes."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from notes.models import ChangeCounter
 from notes.tests.factories import NoteFactory
+from notesite.tests.servers import Server, manage, seed_users, server_env
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 
@@ -107,6 +111,53 @@ def test_backup_does_not_replace_a_file_unless_forced(tmp_path):
     assert target.read_bytes() == b"precious"
     call_command("backup", str(target), "--force", stdout=StringIO())
     assert target.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_the_copy_forgets_every_feed_position_the_database_handed_out(user, other_user, tmp_path):
+    NoteFactory.create_batch(3, owner=user)
+    live = dict(ChangeCounter.objects.values_list("owner_id", "last_seq"))
+
+    call_command("backup", str(tmp_path / "copy.sqlite3"), stdout=StringIO())
+
+    with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
+        counters = copy.execute("SELECT owner_id, last_seq, forgotten_seq FROM notes_changecounter").fetchall()
+    assert {owner for owner, _, _ in counters} == {user.pk, other_user.pk}  # one for a user with no change too
+    assert all(last == forgotten >= 2**40 + live.get(owner, 0) for owner, last, forgotten in counters)
+    assert dict(ChangeCounter.objects.values_list("owner_id", "last_seq")) == live  # the live database unchanged
+
+
+@pytest.mark.sqlite
+@pytest.mark.stress
+def test_a_client_of_a_server_restored_from_a_backup_is_told_to_resync(tmp_path):
+    env = server_env(tmp_path, WEB_CONCURRENCY=1)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    [user] = seed_users(env, 1)
+    token = {"Authorization": f"Token {user['token']}"}
+
+    def create(client, *titles):
+        for title in titles:
+            assert client.post("/api/notes/", json={"title": title}).status_code == 201
+
+    with Server(env) as server, httpx.Client(base_url=server.url, headers=token, timeout=30) as client:
+        create(client, "A")
+        manage(env, "backup", str(tmp_path / "backup.sqlite3"))
+        create(client, "B after the backup", "C after the backup")
+        cursor = client.get("/api/changes/").json()["cursor"]
+    # Restored as the README says: the server stopped, its -wal removed, the file replaced.
+    database = tmp_path / "notes.sqlite3"
+    for suffix in ["-wal", "-shm"]:
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.sqlite3", database)
+    with Server(env) as server, httpx.Client(base_url=server.url, headers=token, timeout=30) as client:
+        # More changes than the client had seen since the backup, under the ids it holds.
+        create(client, "D", "E", "F", "G")
+        stale = client.get("/api/changes/", params={"cursor": cursor})
+        resync = client.get("/api/changes/").json()
+
+    assert stale.status_code == 410
+    assert [note["title"] for note in resync["changes"]] == ["A", "D", "E", "F", "G"]
 
 
 @pytest.mark.sqlite

@@ -296,6 +296,29 @@ def test_a_cursor_ahead_of_the_server_is_410(auth_client, user):
     assert "ahead of the server" in response.json()["detail"]
 
 
+def test_after_forget_feed_cursors_an_earlier_cursor_stays_410_however_many_changes_follow(
+    auth_client, other_client, user
+):
+    NoteFactory(owner=user, title="kept")
+    earlier = follow(auth_client)[1]
+    theirs = read(other_client)["cursor"]  # a user with no change yet
+    # As after a restore: the database goes on handing out positions, more
+    # of them than the cursor had passed.
+    call_command("forget_feed_cursors", stdout=StringIO())
+    for title in ["new 1", "new 2", "new 3"]:
+        NoteFactory(owner=user, title=title)
+
+    stale = auth_client.get(URL, {"cursor": earlier})
+    resync, cursor = follow(auth_client)
+
+    assert stale.status_code == 410
+    assert "restored from a backup" in stale.json()["detail"]
+    assert other_client.get(URL, {"cursor": theirs}).status_code == 410
+    assert sorted(entry["title"] for entry in resync) == ["kept", "new 1", "new 2", "new 3"]
+    NoteFactory(owner=user, title="after the re-sync")
+    assert [entry["title"] for entry in read(auth_client, cursor)["changes"]] == ["after the re-sync"]
+
+
 # Every path that changes a note feeds it (SPEC 3, "Nothing lost").
 
 

@@ -5,10 +5,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from notes.feed import forget_every_position_statements
+
 PG_DUMP_ADVICE = (
     "This database is PostgreSQL: back it up with pg_dump, which takes a consistent snapshot while the "
     'server runs, e.g. pg_dump --format=custom --file=notes.dump "$DATABASE_URL", and restore with '
-    'pg_restore --clean --if-exists --dbname="$DATABASE_URL" notes.dump (README, "Nothing lost").'
+    'pg_restore --clean --if-exists --dbname="$DATABASE_URL" notes.dump, then run manage.py forget_feed_cursors '
+    '(README, "Nothing lost").'
 )
 
 
@@ -80,6 +83,10 @@ def _copy(source, path):
         if verdict != "ok":
             raise CommandError(f"The copy failed its integrity check: {verdict}")
         (notes,) = copy.execute("SELECT count(*) FROM notes_note").fetchone()
+        # Restored, the copy must not take the live database's feed cursors
+        # for its own (notes.feed.forget_every_position_statements).
+        for statement in forget_every_position_statements():
+            copy.execute(statement)
         copy.commit()
     finally:
         copy.close()
