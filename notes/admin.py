@@ -12,7 +12,14 @@ from django.utils.html import format_html, format_html_join
 
 from notes.browser_text import as_edited
 from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
-from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
+from notes.services import (
+    VersionConflict,
+    note_create,
+    note_delete_forever,
+    note_restore,
+    note_trash,
+    note_update,
+)
 from notes.sharing.services import public_link_revoke
 from notes.tags import normalise_tag, normalise_tags
 from notesite.strict_admin import StrictModelAdmin
@@ -47,8 +54,11 @@ class NoteAdminForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         if self.instance.pk and "seen_version" in cleaned_data:
-            # Locked until the admin's transaction ends, so no change comes in between.
-            version = Note.objects.select_for_update().values_list("version", flat=True).get(pk=self.instance.pk)
+            # The note as the admin read it for this request, not locked: locking it here, before
+            # note_update takes the owner's feed counter, crossed every other change (counter
+            # first) in a deadlock. A change made after this check is refused by note_update's
+            # If-Match and shown as this error (NoteAdmin.changeform_view).
+            version = self.instance.version
             if cleaned_data["seen_version"] != version:
                 raise ValidationError(
                     "The note was changed while this page was open (it is at version %(version)s now): "
@@ -265,6 +275,14 @@ class NoteAdmin(StrictModelAdmin):
             "<th>pinned</th><th>tags</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except VersionConflict:
+            # The note changed between the form's check and its save (save_model's If-Match),
+            # and the save was rolled back: drawn again, the page shows the form's error.
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
