@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AdminTextareaWidget
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
@@ -199,6 +200,10 @@ class PublicLinkAdmin(StrictModelAdmin):
         return False
 
 
+class NothingDeleted(Exception):
+    """A note's delete confirmation no longer fits the note, which is left as it is."""
+
+
 @admin.register(Note)
 class NoteAdmin(StrictModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
@@ -303,12 +308,32 @@ class NoteAdmin(StrictModelAdmin):
     def render_delete_form(self, request, context):
         return super().render_delete_form(request, {**context, "trash_days": settings.NOTES_TRASH_DAYS})
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except NothingDeleted as reason:
+            # Rolled back, its log entry too; the list shows the note as it is now.
+            self.message_user(request, str(reason), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
+
     def delete_model(self, request, obj):
-        # A live note moves to the trash; a note already there is deleted forever.
-        if obj.is_trashed:
-            note_delete_forever(note=obj)
+        # What the confirmation page offered decides, not the note's state now: a "move to the
+        # trash" posted twice, or after the owner trashed the note, must not delete it forever.
+        if request.POST.get("delete") == "forever":
+            # Only from a page drawn for the note in the trash, at the version it is still at.
+            if not (obj.is_trashed and request.POST.get("seen_version") == str(obj.version)):
+                raise NothingDeleted(f"The note “{obj}” changed since the page was drawn: nothing was deleted.")
+            try:
+                note_delete_forever(note=obj, if_match={obj.version})
+            except (Http404, VersionConflict):  # restored or changed since it was read
+                raise NothingDeleted(
+                    f"The note “{obj}” changed since the page was drawn: nothing was deleted."
+                ) from None
         else:
-            note_trash(note=obj)
+            try:
+                note_trash(note=obj)
+            except Http404:  # trashed (or deleted forever) by someone else since the page was drawn
+                raise NothingDeleted(f"The note “{obj}” is already in the trash: nothing was deleted.") from None
 
     @admin.action(description="Pin selected notes", permissions=["change"])
     def pin(self, request, queryset):
