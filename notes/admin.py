@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 
-from notes.browser_text import as_edited
+from notes.browser_text import as_edited, as_sent
 from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
 from notes.services import (
     VersionConflict,
@@ -26,11 +26,18 @@ from notes.tags import normalise_tag, normalise_tags
 from notesite.strict_admin import StrictModelAdmin
 
 
+class TextAreaField(forms.CharField):
+    """A text area's text, its line breaks as LF before its length is checked."""
+
+    def to_python(self, value):
+        return as_sent(super().to_python(value))
+
+
 class NoteAdminForm(forms.ModelForm):
     """A note checked by the API's own rules; tags typed as a comma-separated line."""
 
     # Kept as written, as the API keeps it: indentation and blank lines are Markdown.
-    content = forms.CharField(
+    content = TextAreaField(
         widget=AdminTextareaWidget, required=False, strip=False, max_length=settings.NOTES_MAX_CONTENT_CHARS
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. home, shopping")

@@ -98,6 +98,18 @@ def test_a_browsers_crlf_line_breaks_keep_the_notes_own(admin_client, note):
     assert (edited.status_code, note.content, note.version) == (302, "one\ntwo\nthree", 3)
 
 
+def test_content_at_the_limit_saves_though_a_browser_sends_its_line_breaks_as_crlf(admin_client, note, settings):
+    """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
+    content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)
+    note = note_update(note=note, content=content)
+
+    response = change(admin_client, note, content=content.replace("\n", "\r\n"), pinned="on")
+
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert (note.content, note.pinned, note.version) == (content, True, 3)
+
+
 def test_content_longer_than_the_api_takes_is_a_form_error(admin_client, note, user, settings):
     too_long = "x" * (settings.NOTES_MAX_CONTENT_CHARS + 1)
 

@@ -155,6 +155,31 @@ def test_saving_a_notes_form_keeps_what_it_showed(browser, note):
     assert (saved.title, saved.content, saved.tags, saved.version) == ("Shopping", "one\ntwo\n", ["home", "work"], 4)
 
 
+def test_content_at_the_limit_saves_from_a_form_though_its_line_breaks_come_as_crlf(auth_client, note, settings):
+    """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
+    content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)
+    note = note_update(note=note, content=content)
+
+    response = auth_client.put(
+        f"/api/notes/{note.pk}/",
+        {"title": "Groceries", "content": content.replace("\n", "\r\n"), "tags": "home", "pinned": "true"},
+        format="multipart",
+    )
+
+    assert response.status_code == 200
+    saved = Note.objects.get()
+    assert (saved.content, saved.pinned) == (content, True)
+
+
+def test_json_content_is_counted_as_sent(auth_client, settings):
+    response = auth_client.post(
+        "/api/notes/", {"title": "a", "content": "a\r\n" * (settings.NOTES_MAX_CONTENT_CHARS // 3 + 1)}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "content" in response.json()
+
+
 def test_a_form_sends_tags_comma_separated_or_one_per_field(auth_client):
     comma = auth_client.post("/api/notes/", {"title": "a", "tags": "Home, work,"}, format="multipart")
     repeated = auth_client.post("/api/notes/", {"title": "b", "tags": ["home", "work"]}, format="multipart")
