@@ -80,7 +80,7 @@ class NoteAdminForm(forms.ModelForm):
         title = self.cleaned_data["title"].strip()
         if not title:
             raise ValidationError("This field may not be blank.")
-        return title
+        return as_edited(title, self.instance.title if self.instance.pk else None, one_line=True)
 
     def clean_tags(self):
         return normalise_tags(part for part in self.cleaned_data["tags"].split(",") if part.strip())

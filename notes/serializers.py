@@ -365,6 +365,11 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
             return None
         return build_snippet(title=note.title, content=note.content, terms=terms)
 
+    def validate_title(self, title):
+        if html.is_html_input(self.root.initial_data):
+            return as_edited(title, self.instance.title if self.instance is not None else None, one_line=True)
+        return title
+
     def validate_content(self, content):
         if html.is_html_input(self.root.initial_data):
             return as_edited(content, self.instance.content if self.instance is not None else None)

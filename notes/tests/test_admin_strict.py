@@ -98,6 +98,39 @@ def test_a_browsers_crlf_line_breaks_keep_the_notes_own(admin_client, note):
     assert (edited.status_code, note.content, note.version) == (302, "one\ntwo\nthree", 3)
 
 
+@pytest.mark.parametrize(
+    ("title", "content", "sent_title", "sent_content"),
+    [
+        # A text box drops line breaks; a text area sends each as CRLF, a lone CR
+        # too (the page's HTML parser reads it as a line break).
+        ("first\nsecond", "body", "firstsecond", "body"),
+        ("first\r\nsecond", "body", "firstsecond", "body"),
+        ("cr note", "line one\rline two", "cr note", "line one\r\nline two"),
+        ("mixed", "a\r\rb\r\nc\n", "mixed", "a\r\n\r\nb\r\nc\r\n"),
+    ],
+)
+def test_saving_a_change_page_untouched_keeps_the_title_and_content(
+    admin_client, note, title, content, sent_title, sent_content
+):
+    """Issue A4: ticking "pinned" alone changed the title and content a browser sent back."""
+    note = note_update(note=note, title=title, content=content)
+
+    response = change(admin_client, note, title=sent_title, content=sent_content, pinned="on")
+
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert (note.title, note.content, note.pinned, note.version) == (title, content, True, 3)
+
+
+def test_a_title_edited_on_the_change_page_is_saved_as_sent(admin_client, note):
+    note = note_update(note=note, title="first\nsecond")
+
+    response = change(admin_client, note, title="first second")
+
+    assert response.status_code == 302
+    assert Note.objects.get().title == "first second"
+
+
 def test_content_at_the_limit_saves_though_a_browser_sends_its_line_breaks_as_crlf(admin_client, note, settings):
     """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
     content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)

@@ -155,6 +155,21 @@ def test_saving_a_notes_form_keeps_what_it_showed(browser, note):
     assert (saved.title, saved.content, saved.tags, saved.version) == ("Shopping", "one\ntwo\n", ["home", "work"], 4)
 
 
+def test_saving_a_notes_form_keeps_text_a_browser_cannot_send_back(browser, note):
+    """Issue A4: the form's text box drops the title's line breaks; its text area sends a lone CR as CRLF."""
+    note = note_update(note=note, title="first\nsecond", content="line one\rline two")
+
+    response = browser.put(
+        f"/api/notes/{note.pk}/",
+        "title=firstsecond&content=line+one%0D%0Aline+two&tags=home&pinned=true",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200
+    saved = Note.objects.get()
+    assert (saved.title, saved.content, saved.pinned) == ("first\nsecond", "line one\rline two", True)
+
+
 def test_content_at_the_limit_saves_from_a_form_though_its_line_breaks_come_as_crlf(auth_client, note, settings):
     """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
     content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)
