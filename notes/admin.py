@@ -4,25 +4,40 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AdminTextareaWidget
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 
-from notes.browser_text import as_edited
+from notes.browser_text import as_edited, as_sent
 from notes.models import Attachment, Note, NoteTag, PublicLink, Revision
-from notes.services import note_create, note_delete_forever, note_restore, note_trash, note_update
+from notes.services import (
+    VersionConflict,
+    note_create,
+    note_delete_forever,
+    note_restore,
+    note_trash,
+    note_update,
+)
 from notes.sharing.services import public_link_revoke
 from notes.tags import normalise_tag, normalise_tags
 from notesite.strict_admin import StrictModelAdmin
+
+
+class TextAreaField(forms.CharField):
+    """A text area's text, its line breaks as LF before its length is checked."""
+
+    def to_python(self, value):
+        return as_sent(super().to_python(value))
 
 
 class NoteAdminForm(forms.ModelForm):
     """A note checked by the API's own rules; tags typed as a comma-separated line."""
 
     # Kept as written, as the API keeps it: indentation and blank lines are Markdown.
-    content = forms.CharField(
+    content = TextAreaField(
         widget=AdminTextareaWidget, required=False, strip=False, max_length=settings.NOTES_MAX_CONTENT_CHARS
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. home, shopping")
@@ -47,8 +62,11 @@ class NoteAdminForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         if self.instance.pk and "seen_version" in cleaned_data:
-            # Locked until the admin's transaction ends, so no change comes in between.
-            version = Note.objects.select_for_update().values_list("version", flat=True).get(pk=self.instance.pk)
+            # The note as the admin read it for this request, not locked: locking it here, before
+            # note_update takes the owner's feed counter, crossed every other change (counter
+            # first) in a deadlock. A change made after this check is refused by note_update's
+            # If-Match and shown as this error (NoteAdmin.changeform_view).
+            version = self.instance.version
             if cleaned_data["seen_version"] != version:
                 raise ValidationError(
                     "The note was changed while this page was open (it is at version %(version)s now): "
@@ -62,7 +80,7 @@ class NoteAdminForm(forms.ModelForm):
         title = self.cleaned_data["title"].strip()
         if not title:
             raise ValidationError("This field may not be blank.")
-        return title
+        return as_edited(title, self.instance.title if self.instance.pk else None, one_line=True)
 
     def clean_tags(self):
         return normalise_tags(part for part in self.cleaned_data["tags"].split(",") if part.strip())
@@ -189,6 +207,10 @@ class PublicLinkAdmin(StrictModelAdmin):
         return False
 
 
+class NothingDeleted(Exception):
+    """A note's delete confirmation no longer fits the note, which is left as it is."""
+
+
 @admin.register(Note)
 class NoteAdmin(StrictModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
@@ -266,6 +288,14 @@ class NoteAdmin(StrictModelAdmin):
             rows,
         )
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except VersionConflict:
+            # The note changed between the form's check and its save (save_model's If-Match),
+            # and the save was rolled back: drawn again, the page shows the form's error.
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
         if change:
@@ -285,12 +315,32 @@ class NoteAdmin(StrictModelAdmin):
     def render_delete_form(self, request, context):
         return super().render_delete_form(request, {**context, "trash_days": settings.NOTES_TRASH_DAYS})
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except NothingDeleted as reason:
+            # Rolled back, its log entry too; the list shows the note as it is now.
+            self.message_user(request, str(reason), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
+
     def delete_model(self, request, obj):
-        # A live note moves to the trash; a note already there is deleted forever.
-        if obj.is_trashed:
-            note_delete_forever(note=obj)
+        # What the confirmation page offered decides, not the note's state now: a "move to the
+        # trash" posted twice, or after the owner trashed the note, must not delete it forever.
+        if request.POST.get("delete") == "forever":
+            # Only from a page drawn for the note in the trash, at the version it is still at.
+            if not (obj.is_trashed and request.POST.get("seen_version") == str(obj.version)):
+                raise NothingDeleted(f"The note “{obj}” changed since the page was drawn: nothing was deleted.")
+            try:
+                note_delete_forever(note=obj, if_match={obj.version})
+            except (Http404, VersionConflict):  # restored or changed since it was read
+                raise NothingDeleted(
+                    f"The note “{obj}” changed since the page was drawn: nothing was deleted."
+                ) from None
         else:
-            note_trash(note=obj)
+            try:
+                note_trash(note=obj)
+            except Http404:  # trashed (or deleted forever) by someone else since the page was drawn
+                raise NothingDeleted(f"The note “{obj}” is already in the trash: nothing was deleted.") from None
 
     @admin.action(description="Pin selected notes", permissions=["change"])
     def pin(self, request, queryset):

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils import html
 
-from notes.browser_text import as_edited
+from notes.browser_text import as_edited, as_sent
 from notes.models import Note, PurgedNote, Revision
 from notes.services import EDITABLE_FIELDS, note_create, note_update
 from notes.snippets import build_snippet
@@ -126,7 +126,7 @@ def _fast_formatter(field):
         and not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
     ):
         return int
-    if kind in (serializers.CharField, StrictCharField):
+    if kind in (serializers.CharField, StrictCharField, TextAreaField):
         return str
     if kind in (serializers.BooleanField, StrictBooleanField) and not field.allow_null:
         return bool
@@ -242,6 +242,19 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class TextAreaField(StrictCharField):
+    """A StrictCharField whose text from a form (the browsable API's) has LF line breaks before its length is checked.
+
+    JSON is kept as sent (notes.browser_text).
+    """
+
+    def get_value(self, dictionary):
+        value = super().get_value(dictionary)
+        if html.is_html_input(dictionary) and isinstance(value, str):
+            return as_sent(value)
+        return value
+
+
 class StrictDateTimeField(serializers.DateTimeField):
     """A DateTimeField refusing a NUL in its text, as every text field does (Python's parser drops a trailing one)."""
 
@@ -309,7 +322,7 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
 
     url = IdentityURLField(view_name="note-detail")
     title = StrictCharField(max_length=200)
-    content = StrictCharField(
+    content = TextAreaField(
         allow_blank=True,
         default="",
         trim_whitespace=False,
@@ -351,6 +364,11 @@ class NoteSerializer(FieldsBuiltOnceMixin, FastRepresentationMixin, StrictFields
         if not terms or not hasattr(note, "search_rank"):
             return None
         return build_snippet(title=note.title, content=note.content, terms=terms)
+
+    def validate_title(self, title):
+        if html.is_html_input(self.root.initial_data):
+            return as_edited(title, self.instance.title if self.instance is not None else None, one_line=True)
+        return title
 
     def validate_content(self, content):
         if html.is_html_input(self.root.initial_data):

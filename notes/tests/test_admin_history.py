@@ -4,6 +4,7 @@ import pytest
 
 from notes.models import Note, Revision
 from notes.services import note_trash, note_update
+from notes.tests.admin_helpers import confirmation_form
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +75,9 @@ def test_admin_delete_of_a_live_note_moves_it_to_the_trash(admin_client, note):
 def test_admin_delete_of_a_trashed_note_deletes_it_forever(admin_client, note):
     note_update(note=note, title="Shopping")
     note_trash(note=note)
+    form = confirmation_form(admin_client, f"{CHANGELIST}{note.pk}/delete/")
 
-    response = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", {"post": "yes"})
+    response = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", form)
 
     assert response.status_code == 302
     assert not Note.objects.filter(pk=note.pk).exists()

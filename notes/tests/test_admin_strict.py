@@ -1,6 +1,7 @@
 """The admin answers a URL or form a browser would not send with a clear 4xx, and keeps notes as written."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
@@ -8,6 +9,7 @@ from accounts.tests.factories import UserFactory
 from notes.models import Note, PublicLink
 from notes.services import note_trash, note_update
 from notes.sharing.services import public_link_create
+from notes.tests.admin_helpers import confirmation_form
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +96,51 @@ def test_a_browsers_crlf_line_breaks_keep_the_notes_own(admin_client, note):
     edited = change(admin_client, note, content="one\r\ntwo\r\nthree")
     note.refresh_from_db()
     assert (edited.status_code, note.content, note.version) == (302, "one\ntwo\nthree", 3)
+
+
+@pytest.mark.parametrize(
+    ("title", "content", "sent_title", "sent_content"),
+    [
+        # A text box drops line breaks; a text area sends each as CRLF, a lone CR
+        # too (the page's HTML parser reads it as a line break).
+        ("first\nsecond", "body", "firstsecond", "body"),
+        ("first\r\nsecond", "body", "firstsecond", "body"),
+        ("cr note", "line one\rline two", "cr note", "line one\r\nline two"),
+        ("mixed", "a\r\rb\r\nc\n", "mixed", "a\r\n\r\nb\r\nc\r\n"),
+    ],
+)
+def test_saving_a_change_page_untouched_keeps_the_title_and_content(
+    admin_client, note, title, content, sent_title, sent_content
+):
+    """Issue A4: ticking "pinned" alone changed the title and content a browser sent back."""
+    note = note_update(note=note, title=title, content=content)
+
+    response = change(admin_client, note, title=sent_title, content=sent_content, pinned="on")
+
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert (note.title, note.content, note.pinned, note.version) == (title, content, True, 3)
+
+
+def test_a_title_edited_on_the_change_page_is_saved_as_sent(admin_client, note):
+    note = note_update(note=note, title="first\nsecond")
+
+    response = change(admin_client, note, title="first second")
+
+    assert response.status_code == 302
+    assert Note.objects.get().title == "first second"
+
+
+def test_content_at_the_limit_saves_though_a_browser_sends_its_line_breaks_as_crlf(admin_client, note, settings):
+    """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
+    content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)
+    note = note_update(note=note, content=content)
+
+    response = change(admin_client, note, content=content.replace("\n", "\r\n"), pinned="on")
+
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert (note.content, note.pinned, note.version) == (content, True, 3)
 
 
 def test_content_longer_than_the_api_takes_is_a_form_error(admin_client, note, user, settings):
@@ -249,3 +296,60 @@ def test_the_owner_filter_is_for_staff_who_may_see_users(note, user):
     assert f"?owner__id__exact={user.pk}" not in hidden
     assert f"?owner__id__exact={user.pk}" in shown
     assert viewer.get(CHANGELIST, {"owner__id__exact": user.pk}).status_code == 400
+
+
+def test_a_trash_confirmation_posted_twice_leaves_the_note_in_the_trash(admin_client, note):
+    """Issue A2: the second post (a double click, a resubmit) deleted the note forever."""
+    form = confirmation_form(admin_client, f"{CHANGELIST}{note.pk}/delete/")
+
+    first = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", form)
+    second = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", form, follow=True)
+
+    assert first.status_code == 302
+    assert second.status_code == 200
+    assert "The note “Groceries” is already in the trash: nothing was deleted." in second.content.decode()
+    trashed = Note.objects.get(pk=note.pk)
+    assert (trashed.is_trashed, trashed.version) == (True, 2)
+    assert LogEntry.objects.count() == 1  # the second post's entry went with its transaction
+
+
+def test_a_trash_confirmation_posted_after_the_owner_trashed_the_note_deletes_nothing(admin_client, auth_client, note):
+    form = confirmation_form(admin_client, f"{CHANGELIST}{note.pk}/delete/")
+    assert auth_client.delete(f"/api/notes/{note.pk}/").status_code == 204
+
+    response = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", form, follow=True)
+
+    assert response.status_code == 200
+    assert "already in the trash: nothing was deleted" in response.content.decode()
+    trashed = Note.objects.get(pk=note.pk)
+    assert (trashed.is_trashed, trashed.version) == (True, 2)
+    assert auth_client.get(f"/api/trash/{note.pk}/").status_code == 200
+
+
+def test_a_post_that_does_not_ask_for_forever_never_deletes_a_trashed_note(admin_client, note):
+    note_trash(note=note)
+
+    response = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert Note.objects.get(pk=note.pk).version == 2
+
+
+def test_deleting_forever_needs_the_page_drawn_for_the_note_as_it_is(admin_client, auth_client, note):
+    note = note_trash(note=note)
+    form = confirmation_form(admin_client, f"{CHANGELIST}{note.pk}/delete/")
+    # Meanwhile the owner restores it, edits it and trashes it again.
+    auth_client.post(f"/api/trash/{note.pk}/restore/")
+    auth_client.patch(f"/api/notes/{note.pk}/", {"content": "new, unseen"}, format="json")
+    auth_client.delete(f"/api/notes/{note.pk}/")
+
+    stale = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", form, follow=True)
+    kept = Note.objects.filter(pk=note.pk).exists()
+    fresh = admin_client.post(
+        f"{CHANGELIST}{note.pk}/delete/", confirmation_form(admin_client, f"{CHANGELIST}{note.pk}/delete/")
+    )
+
+    assert "changed since the page was drawn: nothing was deleted" in stale.content.decode()
+    assert kept
+    assert fresh.status_code == 302
+    assert not Note.objects.filter(pk=note.pk).exists()

@@ -21,6 +21,7 @@ from notes.services import (
     note_update,
     notes_purge,
 )
+from notes.tests.admin_helpers import confirmation_form
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -489,7 +490,8 @@ def test_admin_restore_and_delete_forever_feed(admin_client, auth_client, note):
     admin_client.post("/admin/notes/note/", {"action": "restore_from_trash", "_selected_action": [note.pk]})
     restored = read(auth_client, cursor)
     note_trash(note=Note.objects.get(pk=note.pk))
-    admin_client.post(f"/admin/notes/note/{note.pk}/delete/", {"post": "yes"})
+    url = f"/admin/notes/note/{note.pk}/delete/"
+    admin_client.post(url, confirmation_form(admin_client, url))
 
     assert restored["changes"][0]["title"] == "Before"
     assert read(auth_client, restored["cursor"])["changes"][-1]["deleted"] == "purged"

@@ -1,6 +1,7 @@
 """The browsable API's pages answer as the JSON API does: the status of the request made, never a 500."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -153,6 +154,55 @@ def test_saving_a_notes_form_keeps_what_it_showed(browser, note):
     assert (untouched.status_code, retitled.status_code) == (200, 200)
     saved = Note.objects.get()
     assert (saved.title, saved.content, saved.tags, saved.version) == ("Shopping", "one\ntwo\n", ["home", "work"], 4)
+
+
+def test_saving_a_notes_form_keeps_text_a_browser_cannot_send_back(browser, note):
+    """Issue A4: the form's text box drops the title's line breaks; its text area sends a lone CR as CRLF."""
+    note = note_update(note=note, title="first\nsecond", content="line one\rline two")
+
+    response = browser.put(
+        f"/api/notes/{note.pk}/",
+        "title=firstsecond&content=line+one%0D%0Aline+two&tags=home&pinned=true",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200
+    saved = Note.objects.get()
+    assert (saved.title, saved.content, saved.pinned) == ("first\nsecond", "line one\rline two", True)
+
+
+def test_a_notes_form_draws_content_that_starts_with_a_line_break_whole(browser, note):
+    """The HTML parser drops one line break right after <textarea>: the page puts one there to be dropped."""
+    note_update(note=note, content="\n\nindented")
+
+    page = browser.get(f"/api/notes/{note.pk}/").content.decode()
+
+    assert re.search(r'<textarea name="content"[^>]*>\n\n\nindented</textarea>', page)
+
+
+def test_content_at_the_limit_saves_from_a_form_though_its_line_breaks_come_as_crlf(auth_client, note, settings):
+    """Issue A3: the length was checked on the CRLF text, 150,000 characters here."""
+    content = "a\n" * (settings.NOTES_MAX_CONTENT_CHARS // 2)
+    note = note_update(note=note, content=content)
+
+    response = auth_client.put(
+        f"/api/notes/{note.pk}/",
+        {"title": "Groceries", "content": content.replace("\n", "\r\n"), "tags": "home", "pinned": "true"},
+        format="multipart",
+    )
+
+    assert response.status_code == 200
+    saved = Note.objects.get()
+    assert (saved.content, saved.pinned) == (content, True)
+
+
+def test_json_content_is_counted_as_sent(auth_client, settings):
+    response = auth_client.post(
+        "/api/notes/", {"title": "a", "content": "a\r\n" * (settings.NOTES_MAX_CONTENT_CHARS // 3 + 1)}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "content" in response.json()
 
 
 def test_a_form_sends_tags_comma_separated_or_one_per_field(auth_client):
