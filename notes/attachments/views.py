@@ -23,6 +23,11 @@ DOWNLOAD_HEADERS = [
 ]
 
 
+STORAGE_UNAVAILABLE = OpenApiResponse(
+    ErrorSerializer, description="The file storage failed (missing, unreadable or unreachable bytes): try again later."
+)
+
+
 class AnyAcceptNegotiation(BaseContentNegotiation):
     """A download answers its file whatever Accept says; its errors answer JSON."""
 
@@ -92,7 +97,8 @@ class AttachmentViewSet(OwnedByUserMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "The file's bytes, streamed, with the sniffed content type, `ETag` (the SHA-256), "
             "`Content-Length`, `X-Content-Type-Options: nosniff`, and `Content-Disposition: attachment` "
             "for everything but PNG, JPEG, GIF and WebP images. One byte range answers 206; an "
-            "unsatisfiable one 416."
+            "unsatisfiable one 416. 503 when the storage cannot give the bytes (missing, unreadable, "
+            "unreachable)."
         ),
         parameters=DOWNLOAD_HEADERS,
         responses={
@@ -100,6 +106,7 @@ class AttachmentViewSet(OwnedByUserMixin, mixins.RetrieveModelMixin, viewsets.Ge
             (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
             304: OpenApiResponse(description="If-None-Match names the file's ETag."),
             416: OpenApiResponse(ErrorSerializer, description="The range is malformed or outside the file."),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     @action(detail=True, content_negotiation_class=AnyAcceptNegotiation)

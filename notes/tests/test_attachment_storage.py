@@ -4,14 +4,18 @@ The file system is what every other attachment test uses.
 """
 
 import os
+import socket
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from notes.attachments.storage import LimitedReader, attachment_storage, open_range
-from notes.models import StoredFile
-from notes.tests.attachment_helpers import body, upload
+from notes.models import Attachment, StoredFile
+from notes.tests.attachment_helpers import PNG, body, sha256, upload
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +51,65 @@ def s3(settings, monkeypatch):
 
 def keys(client):
     return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def s3_answers(operation, status, code):
+    """Have the bucket answer `operation` with an error, as a failing S3 does (botocore raises ClientError)."""
+
+    def answer(**kwargs):
+        error = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AWSResponse("https://s3.invalid/", status, {}, None), error
+
+    attachment_storage().connection.meta.client.meta.events.register(f"before-call.s3.{operation}", answer)
+
+
+@pytest.fixture
+def s3_at(settings, monkeypatch):
+    """Point the attachments storage at an S3 endpoint of the test's own (no moto), with this client config."""
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+
+    def configure(endpoint_url, client_config):
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "attachments": {
+                "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
+                "OPTIONS": {
+                    "bucket_name": BUCKET,
+                    "endpoint_url": endpoint_url,
+                    "region_name": "us-east-1",
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                    "location": "attachments",
+                    "default_acl": None,
+                    "file_overwrite": True,
+                    "client_config": client_config,
+                },
+            },
+        }
+
+    return configure
+
+
+def closed_port():
+    """A local port nothing listens on: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def attachment_of(user, data=DATA, content_type="application/octet-stream"):
+    """An attachment whose row names bytes in storage, without uploading them."""
+    note = NoteFactory(owner=user)
+    digest = sha256(data)
+    stored = StoredFile.objects.create(
+        owner=user, sha256=digest, size=len(data), content_type=content_type, name=f"{user.pk}/{digest}"
+    )
+    return Attachment.objects.create(note=note, file=stored, filename="file.bin")
+
+
+def storage_errors(caplog):
+    return [record.exc_info[1] for record in caplog.records if record.name == "notes.attachments.storage"]
 
 
 def test_uploads_go_to_the_bucket(s3, auth_client, user):
@@ -91,6 +154,48 @@ def test_deleting_the_last_attachment_deletes_the_object(s3, auth_client, user, 
         auth_client.delete(created["url"])
 
     assert keys(s3) == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_RANGE": "bytes=0-3"}], ids=["whole", "range"])
+def test_an_object_missing_from_the_bucket_answers_503_and_is_logged(s3, auth_client, user, caplog, headers):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+    [key] = keys(s3)
+    s3.delete_object(Bucket=BUCKET, Key=key)
+
+    response = auth_client.get(url, **headers)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    [error] = storage_errors(caplog)
+    assert isinstance(error, ClientError)
+    assert error.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_a_bucket_answering_500_to_a_download_answers_503(s3, auth_client, user, caplog):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+    s3_answers("GetObject", 500, "InternalError")
+
+    response = auth_client.get(url)
+
+    assert response.status_code == 503
+    assert [error.response["Error"]["Code"] for error in storage_errors(caplog)] == ["InternalError"]
+
+
+def test_a_bucket_refusing_connections_answers_503_on_download_and_public_image(
+    s3_at, auth_client, api_client, user, caplog
+):
+    attachment = attachment_of(user, PNG, "image/png")
+    token = auth_client.post(f"/api/notes/{attachment.note_id}/share/", {}, format="json").json()["token"]
+    s3_at(f"http://127.0.0.1:{closed_port()}", Config(retries={"mode": "standard", "max_attempts": 1}))
+
+    download = auth_client.get(f"/api/attachments/{attachment.pk}/download/")
+    image = api_client.get(f"/s/{token}/attachments/{attachment.pk}")
+
+    assert download.status_code == 503
+    assert download.json() == {"detail": "The file storage failed: try again later."}
+    assert image.status_code == 503
+    assert b"try again later" in image.content
+    assert [type(error) for error in storage_errors(caplog)] == [EndpointConnectionError] * 2
 
 
 def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
