@@ -28,7 +28,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from notes.attachments.sniff import Sniffer
-from notes.attachments.storage import CHUNK_BYTES, attachment_storage, new_name
+from notes.attachments.storage import CHUNK_BYTES, attachment_storage, new_name, storage_errors_answered
 from notes.models import StoredFile
 
 logger = logging.getLogger(__name__)
@@ -140,11 +140,15 @@ class StagedFiles:
         check_quota(self.owner_id, [inspected for _, inspected in self.files.values()])
 
     def _write(self, sha256):
+        """Store the bytes; StorageUnavailable (503) or StorageFull (507) when the storage fails."""
         file, _ = self.files[sha256]
         file.seek(0)
         name = new_name(self.owner_id, sha256)
-        saved = attachment_storage().save(name, file if isinstance(file, File) else File(file))
-        self.names[sha256] = saved
+        # Recorded before the write, so that bytes a failing write left
+        # behind (a disk that filled up halfway) are deleted on exit too.
+        self.names[sha256] = name
+        with storage_errors_answered(f"write {name}"):
+            self.names[sha256] = attachment_storage().save(name, file if isinstance(file, File) else File(file))
 
 
 def check_quota(owner_id, inspected):

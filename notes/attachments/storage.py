@@ -8,9 +8,11 @@ only the bytes asked for, a chunk at a time; any other storage configured
 falls back to `open` and `seek`.
 
 `storage_errors_answered` is the one place a storage failure becomes an
-answer: 503, logged with its traceback, never a 500.
+answer: 503 (507 when the disk is full), logged with its traceback, never
+a 500.
 """
 
+import errno
 import logging
 import secrets
 from contextlib import contextmanager
@@ -39,9 +41,17 @@ class StorageUnavailable(APIException):
     default_code = "storage_unavailable"
 
 
+class StorageFull(StorageUnavailable):
+    """No room left to write (the disk or its quota): nothing was stored."""
+
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The file storage is full: nothing was stored."
+    default_code = "storage_full"
+
+
 @contextmanager
 def storage_errors_answered(action):
-    """Turn a storage failure inside the block into StorageUnavailable (503), logged.
+    """Turn a storage failure inside the block into StorageUnavailable (503) or StorageFull (507), logged.
 
     `action` says what was tried, for the log: "read 3/ab/abc...-123".
     """
@@ -49,6 +59,8 @@ def storage_errors_answered(action):
         yield
     except STORAGE_ERRORS as exc:
         logger.error("The attachments storage failed to %s: %s", action, exc, exc_info=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull from exc
         raise StorageUnavailable from exc
 
 

@@ -26,6 +26,11 @@ DOWNLOAD_HEADERS = [
 STORAGE_UNAVAILABLE = OpenApiResponse(
     ErrorSerializer, description="The file storage failed (missing, unreadable or unreachable bytes): try again later."
 )
+# What an upload or an import answers when storage cannot take the bytes; nothing is kept.
+STORAGE_WRITE_ERRORS = {
+    503: OpenApiResponse(ErrorSerializer, description="The file storage failed: nothing was stored; try again later."),
+    507: OpenApiResponse(ErrorSerializer, description="The file storage is full: nothing was stored."),
+}
 
 
 class AnyAcceptNegotiation(BaseContentNegotiation):
@@ -60,11 +65,11 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
         description=(
             "Attach a file (multipart field `file`). Its content type is sniffed from the bytes; the same "
             "bytes uploaded again are stored once. 413 over NOTES_ATTACHMENT_MAX_BYTES or the user's "
-            "NOTES_USER_QUOTA_BYTES."
+            "NOTES_USER_QUOTA_BYTES; 503 when the storage fails, 507 when it is full."
         ),
         parameters=[NOTE_ID_PARAMETER],
         request={"multipart/form-data": AttachmentUploadSerializer},
-        responses={201: AttachmentSerializer},
+        responses={201: AttachmentSerializer, **STORAGE_WRITE_ERRORS},
     )
     def post(self, request, *args, **kwargs):
         note = live_note_or_404(request.user, kwargs["pk"])

@@ -13,7 +13,7 @@ from notes.attachments.files import StagedFiles
 from notes.attachments.storage import attachment_storage
 from notes.models import Attachment, Note, StoredFile
 from notes.services import note_trash
-from notes.tests.attachment_helpers import PNG, stored_files, upload
+from notes.tests.attachment_helpers import PNG, fill_the_disk, stored_files, upload
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,35 @@ def test_an_upload_over_the_quota_stays_413_when_its_staged_bytes_cannot_be_dele
     assert not Attachment.objects.exists()
     assert len(refused) == 1
     assert len(storage_errors(caplog)) == 1
+
+
+# Uploads
+
+
+@pytest.mark.parametrize("error_number", [errno.ENOSPC, errno.EDQUOT], ids=["disk full", "quota"])
+def test_an_upload_to_a_full_disk_answers_507_and_leaves_no_partial_file(
+    auth_client, note, attachments_dir, caplog, monkeypatch, error_number
+):
+    fill_the_disk(monkeypatch, attachment_storage(), error_number)
+
+    response = upload(auth_client, note, PNG)
+
+    assert response.status_code == 507
+    assert response.json() == {"detail": "The file storage is full: nothing was stored."}
+    assert stored_files(attachments_dir) == []
+    assert not StoredFile.objects.exists()
+    assert not Attachment.objects.exists()
+    [record] = storage_errors(caplog)
+    assert record.exc_info[1].errno == error_number
+
+
+def test_an_upload_to_a_read_only_folder_answers_503(auth_client, note, attachments_dir, caplog, monkeypatch):
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(attachment_storage(), "_save", raising(denied))
+
+    response = upload(auth_client, note, PNG)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    assert not StoredFile.objects.exists()
+    assert [record.exc_info[1] for record in storage_errors(caplog)] == [denied]

@@ -213,6 +213,28 @@ def test_an_attachment_whose_object_cannot_be_deleted_is_deleted_with_204(s3, au
     assert [error.response["Error"]["Code"] for error in storage_errors(caplog)] == ["InternalError"]
 
 
+def test_a_bucket_answering_500_to_an_upload_answers_503_and_keeps_nothing(s3, auth_client, user, caplog):
+    s3_answers("PutObject", 500, "InternalError")
+
+    response = upload(auth_client, NoteFactory(owner=user), DATA)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    assert not StoredFile.objects.exists()
+    assert keys(s3) == []
+    assert len(storage_errors(caplog)) == 1
+
+
+def test_a_bucket_refusing_connections_answers_503_on_upload(s3_at, auth_client, user, caplog):
+    s3_at(f"http://127.0.0.1:{closed_port()}", Config(retries={"mode": "standard", "max_attempts": 1}))
+
+    response = upload(auth_client, NoteFactory(owner=user), DATA)
+
+    assert response.status_code == 503
+    assert not StoredFile.objects.exists()
+    assert type(storage_errors(caplog)[0]) is EndpointConnectionError
+
+
 def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
     import subprocess
     import sys
