@@ -3,20 +3,26 @@
 The file system is what every other attachment test uses.
 """
 
+import contextlib
 import os
+import runpy
 import socket
+import threading
+import time
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
+from django.core.exceptions import ImproperlyConfigured
 from moto import mock_aws
 
 from notes.attachments.storage import LimitedReader, attachment_storage, open_range
 from notes.models import Attachment, StoredFile
 from notes.tests.attachment_helpers import PNG, body, sha256, upload
 from notes.tests.factories import NoteFactory
+from notesite.tests.servers import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -235,6 +241,74 @@ def test_a_bucket_refusing_connections_answers_503_on_upload(s3_at, auth_client,
     assert type(storage_errors(caplog)[0]) is EndpointConnectionError
 
 
+@pytest.fixture
+def silent_endpoint():
+    """An S3 endpoint that accepts connections and never answers; each is dropped after 5 s.
+
+    Dropping them bounds a regression (a client that waits longer) to a
+    failing test instead of one that hangs for minutes.
+    """
+    server = socket.create_server(("127.0.0.1", 0))
+    held, stop = [], threading.Event()
+
+    def hold():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append((server.accept()[0], time.monotonic()))
+            for connection, since in list(held):
+                if time.monotonic() - since > 5:
+                    connection.close()
+                    held.remove((connection, since))
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection, _ in held:
+        connection.close()
+    server.close()
+
+
+def attachments_storage_from_env(monkeypatch, tmp_path, **variables):
+    """STORAGES["attachments"] as notesite/settings.py builds it from these environment variables."""
+    monkeypatch.setenv("NOTES_DATA_DIR", str(tmp_path))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(BASE_DIR / "notesite" / "settings.py"))["STORAGES"]["attachments"]
+
+
+def test_a_bucket_that_never_answers_answers_503_within_the_timeout(
+    settings, silent_endpoint, auth_client, user, caplog, monkeypatch, tmp_path
+):
+    attachment = attachment_of(user)
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": attachments_storage_from_env(
+            monkeypatch,
+            tmp_path,
+            NOTES_S3_BUCKET=BUCKET,
+            NOTES_S3_ENDPOINT_URL=silent_endpoint,
+            NOTES_S3_REGION="us-east-1",
+            NOTES_S3_ACCESS_KEY_ID="testing",
+            NOTES_S3_SECRET_ACCESS_KEY="testing",
+            NOTES_S3_TIMEOUT="1",
+        ),
+    }
+
+    started = time.monotonic()
+    response = auth_client.get(f"/api/attachments/{attachment.pk}/download/")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    # Two attempts of a second each, and the backoff between them (under a second).
+    assert elapsed < 4
+    assert {type(error).__name__ for error in storage_errors(caplog)} == {"ReadTimeoutError"}
+
+
 def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
     import subprocess
     import sys
@@ -260,6 +334,31 @@ def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
     )
 
     assert result.stdout.split() == ["S3AttachmentStorage", "my-notes", "http://127.0.0.1:9000", "files", "path"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, [5, 20, {"mode": "standard", "max_attempts": 2}, {"addressing_style": None}]),
+        (
+            {"NOTES_S3_TIMEOUT": "3", "NOTES_S3_ADDRESSING_STYLE": "path"},
+            [3, 3, {"mode": "standard", "max_attempts": 2}, {"addressing_style": "path"}],
+        ),
+    ],
+    ids=["default", "set"],
+)
+def test_the_s3_client_waits_at_most_notes_s3_timeout(monkeypatch, tmp_path, variables, expected):
+    storage = attachments_storage_from_env(monkeypatch, tmp_path, NOTES_S3_BUCKET="my-notes", **variables)
+
+    config = storage["OPTIONS"]["client_config"]
+
+    assert [config.connect_timeout, config.read_timeout, config.retries, config.s3] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_bad_notes_s3_timeout_is_refused_at_start(monkeypatch, tmp_path, value):
+    with pytest.raises(ImproperlyConfigured, match="NOTES_S3_TIMEOUT"):
+        attachments_storage_from_env(monkeypatch, tmp_path, NOTES_S3_BUCKET="my-notes", NOTES_S3_TIMEOUT=value)
 
 
 def test_without_a_bucket_files_stay_in_the_data_folder(tmp_path):
