@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -274,7 +275,14 @@ STORAGES = {
     },
 }
 NOTES_S3_BUCKET = env_str("NOTES_S3_BUCKET")
+# Seconds to wait for the bucket to answer, and at most 5 of them to connect.
+# botocore's defaults (60 s each, and retries) held a worker thread for
+# minutes per request to a bucket that hangs, until none was left.
+NOTES_S3_TIMEOUT = env_int("NOTES_S3_TIMEOUT", 20)
+if NOTES_S3_TIMEOUT < 1:
+    raise ImproperlyConfigured(f"NOTES_S3_TIMEOUT must be at least 1 second, not {NOTES_S3_TIMEOUT}.")
 if NOTES_S3_BUCKET:
+    NOTES_S3_ADDRESSING_STYLE = env_str("NOTES_S3_ADDRESSING_STYLE") or None
     STORAGES["attachments"] = {
         "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
         "OPTIONS": {
@@ -286,7 +294,16 @@ if NOTES_S3_BUCKET:
             "access_key": env_str("NOTES_S3_ACCESS_KEY_ID") or None,
             "secret_key": env_str("NOTES_S3_SECRET_ACCESS_KEY") or None,
             "location": env_str("NOTES_S3_PREFIX", "attachments"),
-            "addressing_style": env_str("NOTES_S3_ADDRESSING_STYLE") or None,
+            "addressing_style": NOTES_S3_ADDRESSING_STYLE,
+            # Given a client config, django-storages ignores its addressing_style
+            # option: the style goes in here too. One retry at most: a request
+            # waits about twice NOTES_S3_TIMEOUT, then answers 503.
+            "client_config": Config(
+                connect_timeout=min(5, NOTES_S3_TIMEOUT),
+                read_timeout=NOTES_S3_TIMEOUT,
+                retries={"mode": "standard", "max_attempts": 2},
+                s3={"addressing_style": NOTES_S3_ADDRESSING_STYLE},
+            ),
             "default_acl": None,
             "querystring_auth": True,
             # Names are unique per stored file: no existence check before a write.

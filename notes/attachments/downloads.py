@@ -11,7 +11,7 @@ from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
 from notes.attachments.sniff import INLINE_TYPES
-from notes.attachments.storage import CHUNK_BYTES, open_range
+from notes.attachments.storage import CHUNK_BYTES, open_range, storage_errors_answered
 
 # Larger than any file: a position of 20 digits or more reads as this, which
 # answers the same (the rest of the file, or nothing), where int() would
@@ -67,7 +67,10 @@ def _position(digits):
 
 
 def file_response(request, stored, filename, *, cache_control="private, no-cache"):
-    """Answer the stored file: 200, 206 for a range, 304, or 416."""
+    """Answer the stored file: 200, 206 for a range, 304, or 416.
+
+    Raises StorageUnavailable (503) when the bytes cannot be read.
+    """
     etag = f'"{stored.sha256}"'
     headers = {
         "ETag": etag,
@@ -100,9 +103,9 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
     if request.method == "HEAD":
         response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
     else:
-        response = FileResponse(
-            open_range(stored.name, start, length), status=status, headers=headers, content_type=stored.content_type
-        )
+        with storage_errors_answered(f"read {stored.name}"):
+            reader = open_range(stored.name, start, length)
+        response = FileResponse(reader, status=status, headers=headers, content_type=stored.content_type)
         response.block_size = CHUNK_BYTES
     response["Content-Length"] = str(length)
     return response

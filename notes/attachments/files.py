@@ -14,6 +14,7 @@ Three rules keep every byte an attachment shows, under concurrency too:
 """
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,8 +28,10 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from notes.attachments.sniff import Sniffer
-from notes.attachments.storage import CHUNK_BYTES, attachment_storage, new_name
+from notes.attachments.storage import CHUNK_BYTES, attachment_storage, new_name, storage_errors_answered
 from notes.models import StoredFile
+
+logger = logging.getLogger(__name__)
 
 # A file in storage that no row names is left alone this long: it may be
 # the bytes of an upload whose transaction has not committed yet.
@@ -84,7 +87,8 @@ class StagedFiles:
                 staged.lock(check_quota=True)
                 stored = staged.stored(inspected)  # the row, reused or created
 
-    On exit, a name written here that no row took is deleted.
+    On exit, a name written here that no row took is deleted; a failure to
+    delete it is logged, never raised over the request's own outcome.
     """
 
     def __init__(self, owner_id):
@@ -136,11 +140,15 @@ class StagedFiles:
         check_quota(self.owner_id, [inspected for _, inspected in self.files.values()])
 
     def _write(self, sha256):
+        """Store the bytes; StorageUnavailable (503) or StorageFull (507) when the storage fails."""
         file, _ = self.files[sha256]
         file.seek(0)
         name = new_name(self.owner_id, sha256)
-        saved = attachment_storage().save(name, file if isinstance(file, File) else File(file))
-        self.names[sha256] = saved
+        # Recorded before the write, so that bytes a failing write left
+        # behind (a disk that filled up halfway) are deleted on exit too.
+        self.names[sha256] = name
+        with storage_errors_answered(f"write {name}"):
+            self.names[sha256] = attachment_storage().save(name, file if isinstance(file, File) else File(file))
 
 
 def check_quota(owner_id, inspected):
@@ -194,7 +202,8 @@ def delete_files(queryset):
 def delete_after_commit(names):
     """Delete these names from storage once the current transaction commits (at once outside one)."""
     if names:
-        transaction.on_commit(lambda: _delete_now(names))
+        # Robust: should anything still raise, the commit has happened and the request must not fail.
+        transaction.on_commit(lambda: _delete_now(names), robust=True)
 
 
 def files_sweep(*, now=None):
@@ -232,6 +241,17 @@ def _walk(storage, directory):
 
 
 def _delete_now(names):
+    """Delete these names from storage, each on its own; a failure is logged, never raised.
+
+    Whatever asked has happened already (the rows are gone, or never took
+    the name): a 500 would only hide it. Bytes left behind are named by no
+    row, so `files_sweep` removes them later.
+    """
     storage = attachment_storage()
     for name in names:
-        storage.delete(name)
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.error(
+                "Could not delete %s from the attachments storage; purge_trash will sweep it", name, exc_info=True
+            )

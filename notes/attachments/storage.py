@@ -6,15 +6,62 @@ the first byte is read; a 25 MiB download must not sit in a worker's memory.
 So each storage class here adds `open_range`, a file-like object that reads
 only the bytes asked for, a chunk at a time; any other storage configured
 falls back to `open` and `seek`.
+
+`storage_errors_answered` is the one place a storage failure becomes an
+answer: 503 (507 when the disk is full), logged with its traceback, never
+a 500.
 """
 
+import errno
+import logging
 import secrets
+from contextlib import contextmanager
 
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import FileSystemStorage, storages
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
+logger = logging.getLogger(__name__)
+
 CHUNK_BYTES = 64 * 1024
+
+# What a failing storage raises: the file system's errors (a missing or
+# unreadable file), botocore's (no connection, a timeout), S3's error
+# answers (ClientError), and boto3's wrapper of those on upload.
+STORAGE_ERRORS = (OSError, BotoCoreError, ClientError, Boto3Error)
+
+
+class StorageUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The file storage failed: try again later."
+    default_code = "storage_unavailable"
+
+
+class StorageFull(StorageUnavailable):
+    """No room left to write (the disk or its quota): nothing was stored."""
+
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The file storage is full: nothing was stored."
+    default_code = "storage_full"
+
+
+@contextmanager
+def storage_errors_answered(action):
+    """Turn a storage failure inside the block into StorageUnavailable (503) or StorageFull (507), logged.
+
+    `action` says what was tried, for the log: "read 3/ab/abc...-123".
+    """
+    try:
+        yield
+    except STORAGE_ERRORS as exc:
+        logger.error("The attachments storage failed to %s: %s", action, exc, exc_info=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull from exc
+        raise StorageUnavailable from exc
 
 
 def attachment_storage():

@@ -23,6 +23,16 @@ DOWNLOAD_HEADERS = [
 ]
 
 
+STORAGE_UNAVAILABLE = OpenApiResponse(
+    ErrorSerializer, description="The file storage failed (missing, unreadable or unreachable bytes): try again later."
+)
+# What an upload or an import answers when storage cannot take the bytes; nothing is kept.
+STORAGE_WRITE_ERRORS = {
+    503: OpenApiResponse(ErrorSerializer, description="The file storage failed: nothing was stored; try again later."),
+    507: OpenApiResponse(ErrorSerializer, description="The file storage is full: nothing was stored."),
+}
+
+
 class AnyAcceptNegotiation(BaseContentNegotiation):
     """A download answers its file whatever Accept says; its errors answer JSON."""
 
@@ -55,11 +65,11 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
         description=(
             "Attach a file (multipart field `file`). Its content type is sniffed from the bytes; the same "
             "bytes uploaded again are stored once. 413 over NOTES_ATTACHMENT_MAX_BYTES or the user's "
-            "NOTES_USER_QUOTA_BYTES."
+            "NOTES_USER_QUOTA_BYTES; 503 when the storage fails, 507 when it is full."
         ),
         parameters=[NOTE_ID_PARAMETER],
         request={"multipart/form-data": AttachmentUploadSerializer},
-        responses={201: AttachmentSerializer},
+        responses={201: AttachmentSerializer, **STORAGE_WRITE_ERRORS},
     )
     def post(self, request, *args, **kwargs):
         note = live_note_or_404(request.user, kwargs["pk"])
@@ -92,7 +102,8 @@ class AttachmentViewSet(OwnedByUserMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "The file's bytes, streamed, with the sniffed content type, `ETag` (the SHA-256), "
             "`Content-Length`, `X-Content-Type-Options: nosniff`, and `Content-Disposition: attachment` "
             "for everything but PNG, JPEG, GIF and WebP images. One byte range answers 206; an "
-            "unsatisfiable one 416."
+            "unsatisfiable one 416. 503 when the storage cannot give the bytes (missing, unreadable, "
+            "unreachable)."
         ),
         parameters=DOWNLOAD_HEADERS,
         responses={
@@ -100,6 +111,7 @@ class AttachmentViewSet(OwnedByUserMixin, mixins.RetrieveModelMixin, viewsets.Ge
             (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
             304: OpenApiResponse(description="If-None-Match names the file's ETag."),
             416: OpenApiResponse(ErrorSerializer, description="The range is malformed or outside the file."),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     @action(detail=True, content_negotiation_class=AnyAcceptNegotiation)

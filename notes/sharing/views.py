@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from accounts.throttles import WindowRateThrottle
 from notes.attachments.downloads import file_response
+from notes.attachments.storage import StorageUnavailable
 from notes.models import Note, PublicLink
 from notes.serializers import StrictDateTimeField, StrictFieldsMixin
 from notes.sharing import rendering
@@ -51,6 +52,10 @@ NOT_FOUND = (
 TOO_MANY = (
     b'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="robots" content="noindex">'
     b"<title>Too many requests</title></head>\n<body><p>Too many requests: try again shortly.</p></body>\n</html>\n"
+)
+UNAVAILABLE = (
+    b'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="robots" content="noindex">'
+    b"<title>Unavailable</title></head>\n<body><p>This image cannot be read now: try again later.</p></body>\n</html>\n"
 )
 
 
@@ -199,7 +204,11 @@ def shared_attachment(request, token, attachment_id):
     attachment = shared_image(token, int(attachment_id))
     if attachment is None:
         return _not_found()
-    response = file_response(request, attachment.file, attachment.filename)
+    try:
+        response = file_response(request, attachment.file, attachment.filename)
+    except StorageUnavailable:
+        # A plain view: DRF's handler, which answers the API's JSON 503, is not in the way here.
+        return HttpResponse(UNAVAILABLE, status=503, headers=PAGE_HEADERS)
     response["X-Robots-Tag"] = PAGE_HEADERS["X-Robots-Tag"]
     response["Referrer-Policy"] = "no-referrer"
     return response

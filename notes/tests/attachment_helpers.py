@@ -1,6 +1,9 @@
 """Uploading and downloading attachments in tests."""
 
+import errno
 import hashlib
+import os
+from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -26,3 +29,15 @@ def sha256(data):
 def stored_files(directory):
     """The files under the attachments folder."""
     return sorted(path for path in directory.rglob("*") if path.is_file()) if directory.exists() else []
+
+
+def fill_the_disk(monkeypatch, storage, error_number=errno.ENOSPC):
+    """Have the data folder `storage` write a file's first bytes, then fail as a full disk does."""
+
+    def write_part_then_fail(name, content):
+        path = Path(storage.path(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.read(10))
+        raise OSError(error_number, os.strerror(error_number), str(path))
+
+    monkeypatch.setattr(storage, "_save", write_part_then_fail)

@@ -3,16 +3,26 @@
 The file system is what every other attachment test uses.
 """
 
+import contextlib
 import os
+import runpy
+import socket
+import threading
+import time
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+from django.core.exceptions import ImproperlyConfigured
 from moto import mock_aws
 
 from notes.attachments.storage import LimitedReader, attachment_storage, open_range
-from notes.models import StoredFile
-from notes.tests.attachment_helpers import body, upload
+from notes.models import Attachment, StoredFile
+from notes.tests.attachment_helpers import PNG, body, sha256, upload
 from notes.tests.factories import NoteFactory
+from notesite.tests.servers import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +57,65 @@ def s3(settings, monkeypatch):
 
 def keys(client):
     return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def s3_answers(operation, status, code):
+    """Have the bucket answer `operation` with an error, as a failing S3 does (botocore raises ClientError)."""
+
+    def answer(**kwargs):
+        error = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AWSResponse("https://s3.invalid/", status, {}, None), error
+
+    attachment_storage().connection.meta.client.meta.events.register(f"before-call.s3.{operation}", answer)
+
+
+@pytest.fixture
+def s3_at(settings, monkeypatch):
+    """Point the attachments storage at an S3 endpoint of the test's own (no moto), with this client config."""
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+
+    def configure(endpoint_url, client_config):
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "attachments": {
+                "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
+                "OPTIONS": {
+                    "bucket_name": BUCKET,
+                    "endpoint_url": endpoint_url,
+                    "region_name": "us-east-1",
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                    "location": "attachments",
+                    "default_acl": None,
+                    "file_overwrite": True,
+                    "client_config": client_config,
+                },
+            },
+        }
+
+    return configure
+
+
+def closed_port():
+    """A local port nothing listens on: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def attachment_of(user, data=DATA, content_type="application/octet-stream"):
+    """An attachment whose row names bytes in storage, without uploading them."""
+    note = NoteFactory(owner=user)
+    digest = sha256(data)
+    stored = StoredFile.objects.create(
+        owner=user, sha256=digest, size=len(data), content_type=content_type, name=f"{user.pk}/{digest}"
+    )
+    return Attachment.objects.create(note=note, file=stored, filename="file.bin")
+
+
+def storage_errors(caplog):
+    return [record.exc_info[1] for record in caplog.records if record.name.startswith("notes.attachments.")]
 
 
 def test_uploads_go_to_the_bucket(s3, auth_client, user):
@@ -93,6 +162,153 @@ def test_deleting_the_last_attachment_deletes_the_object(s3, auth_client, user, 
     assert keys(s3) == []
 
 
+@pytest.mark.parametrize("headers", [{}, {"HTTP_RANGE": "bytes=0-3"}], ids=["whole", "range"])
+def test_an_object_missing_from_the_bucket_answers_503_and_is_logged(s3, auth_client, user, caplog, headers):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+    [key] = keys(s3)
+    s3.delete_object(Bucket=BUCKET, Key=key)
+
+    response = auth_client.get(url, **headers)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    [error] = storage_errors(caplog)
+    assert isinstance(error, ClientError)
+    assert error.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_a_bucket_answering_500_to_a_download_answers_503(s3, auth_client, user, caplog):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+    s3_answers("GetObject", 500, "InternalError")
+
+    response = auth_client.get(url)
+
+    assert response.status_code == 503
+    assert [error.response["Error"]["Code"] for error in storage_errors(caplog)] == ["InternalError"]
+
+
+def test_a_bucket_refusing_connections_answers_503_on_download_and_public_image(
+    s3_at, auth_client, api_client, user, caplog
+):
+    attachment = attachment_of(user, PNG, "image/png")
+    token = auth_client.post(f"/api/notes/{attachment.note_id}/share/", {}, format="json").json()["token"]
+    s3_at(f"http://127.0.0.1:{closed_port()}", Config(retries={"mode": "standard", "max_attempts": 1}))
+
+    download = auth_client.get(f"/api/attachments/{attachment.pk}/download/")
+    image = api_client.get(f"/s/{token}/attachments/{attachment.pk}")
+
+    assert download.status_code == 503
+    assert download.json() == {"detail": "The file storage failed: try again later."}
+    assert image.status_code == 503
+    assert b"try again later" in image.content
+    assert [type(error) for error in storage_errors(caplog)] == [EndpointConnectionError] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attachment_whose_object_cannot_be_deleted_is_deleted_with_204(s3, auth_client, user, caplog):
+    created = upload(auth_client, NoteFactory(owner=user), DATA).json()
+    s3_answers("DeleteObject", 500, "InternalError")
+
+    response = auth_client.delete(created["url"])
+
+    assert response.status_code == 204
+    assert not Attachment.objects.exists()
+    assert not StoredFile.objects.exists()
+    # Left for files_sweep (purge_trash): no row names it any more.
+    assert len(keys(s3)) == 1
+    assert [error.response["Error"]["Code"] for error in storage_errors(caplog)] == ["InternalError"]
+
+
+def test_a_bucket_answering_500_to_an_upload_answers_503_and_keeps_nothing(s3, auth_client, user, caplog):
+    s3_answers("PutObject", 500, "InternalError")
+
+    response = upload(auth_client, NoteFactory(owner=user), DATA)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    assert not StoredFile.objects.exists()
+    assert keys(s3) == []
+    assert len(storage_errors(caplog)) == 1
+
+
+def test_a_bucket_refusing_connections_answers_503_on_upload(s3_at, auth_client, user, caplog):
+    s3_at(f"http://127.0.0.1:{closed_port()}", Config(retries={"mode": "standard", "max_attempts": 1}))
+
+    response = upload(auth_client, NoteFactory(owner=user), DATA)
+
+    assert response.status_code == 503
+    assert not StoredFile.objects.exists()
+    assert type(storage_errors(caplog)[0]) is EndpointConnectionError
+
+
+@pytest.fixture
+def silent_endpoint():
+    """An S3 endpoint that accepts connections and never answers; each is dropped after 5 s.
+
+    Dropping them bounds a regression (a client that waits longer) to a
+    failing test instead of one that hangs for minutes.
+    """
+    server = socket.create_server(("127.0.0.1", 0))
+    held, stop = [], threading.Event()
+
+    def hold():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append((server.accept()[0], time.monotonic()))
+            for connection, since in list(held):
+                if time.monotonic() - since > 5:
+                    connection.close()
+                    held.remove((connection, since))
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection, _ in held:
+        connection.close()
+    server.close()
+
+
+def attachments_storage_from_env(monkeypatch, tmp_path, **variables):
+    """STORAGES["attachments"] as notesite/settings.py builds it from these environment variables."""
+    monkeypatch.setenv("NOTES_DATA_DIR", str(tmp_path))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(BASE_DIR / "notesite" / "settings.py"))["STORAGES"]["attachments"]
+
+
+def test_a_bucket_that_never_answers_answers_503_within_the_timeout(
+    settings, silent_endpoint, auth_client, user, caplog, monkeypatch, tmp_path
+):
+    attachment = attachment_of(user)
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": attachments_storage_from_env(
+            monkeypatch,
+            tmp_path,
+            NOTES_S3_BUCKET=BUCKET,
+            NOTES_S3_ENDPOINT_URL=silent_endpoint,
+            NOTES_S3_REGION="us-east-1",
+            NOTES_S3_ACCESS_KEY_ID="testing",
+            NOTES_S3_SECRET_ACCESS_KEY="testing",
+            NOTES_S3_TIMEOUT="1",
+        ),
+    }
+
+    started = time.monotonic()
+    response = auth_client.get(f"/api/attachments/{attachment.pk}/download/")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    # Two attempts of a second each, and the backoff between them (under a second).
+    assert elapsed < 4
+    assert {type(error).__name__ for error in storage_errors(caplog)} == {"ReadTimeoutError"}
+
+
 def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
     import subprocess
     import sys
@@ -118,6 +334,31 @@ def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
     )
 
     assert result.stdout.split() == ["S3AttachmentStorage", "my-notes", "http://127.0.0.1:9000", "files", "path"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, [5, 20, {"mode": "standard", "max_attempts": 2}, {"addressing_style": None}]),
+        (
+            {"NOTES_S3_TIMEOUT": "3", "NOTES_S3_ADDRESSING_STYLE": "path"},
+            [3, 3, {"mode": "standard", "max_attempts": 2}, {"addressing_style": "path"}],
+        ),
+    ],
+    ids=["default", "set"],
+)
+def test_the_s3_client_waits_at_most_notes_s3_timeout(monkeypatch, tmp_path, variables, expected):
+    storage = attachments_storage_from_env(monkeypatch, tmp_path, NOTES_S3_BUCKET="my-notes", **variables)
+
+    config = storage["OPTIONS"]["client_config"]
+
+    assert [config.connect_timeout, config.read_timeout, config.retries, config.s3] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_bad_notes_s3_timeout_is_refused_at_start(monkeypatch, tmp_path, value):
+    with pytest.raises(ImproperlyConfigured, match="NOTES_S3_TIMEOUT"):
+        attachments_storage_from_env(monkeypatch, tmp_path, NOTES_S3_BUCKET="my-notes", NOTES_S3_TIMEOUT=value)
 
 
 def test_without_a_bucket_files_stay_in_the_data_folder(tmp_path):

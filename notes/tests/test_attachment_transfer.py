@@ -11,12 +11,13 @@ from io import StringIO
 
 import pytest
 import yaml
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
+from notes.attachments.storage import attachment_storage
 from notes.models import Attachment, Note, StoredFile
-from notes.tests.attachment_helpers import GIF, PNG, body, sha256, stored_files, upload
+from notes.tests.attachment_helpers import GIF, PNG, body, fill_the_disk, sha256, stored_files, upload
 from notes.tests.factories import NoteFactory
 from notes.transfer import markdown
 
@@ -210,6 +211,31 @@ def test_an_import_over_the_quota_is_413_and_writes_nothing(user, settings, atta
 
     assert response.status_code == 413
     assert response.json()["detail"].startswith("Storage quota exceeded: 0 of 10 bytes are used")
+    assert not Note.objects.exists()
+    assert stored_files(attachments_dir) == []
+
+
+def test_an_import_onto_a_full_disk_is_507_and_writes_nothing(user, attachments_dir, monkeypatch):
+    fill_the_disk(monkeypatch, attachment_storage())
+
+    response = import_into(user, note_with([an_attachment()]), "json")
+
+    assert response.status_code == 507
+    assert response.json() == {"detail": "The file storage is full: nothing was stored."}
+    assert not Note.objects.exists()
+    assert stored_files(attachments_dir) == []
+
+
+def test_import_notes_onto_a_full_disk_stops_with_a_message(user, tmp_path, attachments_dir, monkeypatch):
+    path = tmp_path / "export.json"
+    path.write_text(note_with([an_attachment()]))
+    fill_the_disk(monkeypatch, attachment_storage())
+
+    with pytest.raises(
+        CommandError, match=r"Stopped after 0 of 1 note\(s\), which were kept: The file storage is full"
+    ):
+        call_command("import_notes", str(path), "--user", user.username, stdout=StringIO(), stderr=StringIO())
+
     assert not Note.objects.exists()
     assert stored_files(attachments_dir) == []
 

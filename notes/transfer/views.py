@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import APISettings
 from rest_framework.utils.mediatypes import media_type_matches
 
+from notes.attachments.views import STORAGE_WRITE_ERRORS
 from notes.models import Note
 from notes.serializers import SingleFileField, StrictFieldsMixin
 from notes.transfer import entries, exporting, importing, parsers
@@ -149,7 +150,8 @@ class ImportView(generics.GenericAPIView):
             "are created in one transaction (201), or none when any entry is rejected (400, naming each). "
             "`dry_run=true` answers 200 with the same report and writes nothing. At most "
             "NOTES_IMPORT_MAX_BYTES (the file, and what a zip unpacks to) and NOTES_IMPORT_MAX_ENTRIES entries; "
-            "`manage.py import_notes` has no caps."
+            "`manage.py import_notes` has no caps. Attached files that storage cannot take: 503, or 507 when "
+            "it is full; nothing is imported."
         ),
         request={
             "multipart/form-data": ImportUploadSerializer,
@@ -170,6 +172,7 @@ class ImportView(generics.GenericAPIView):
                 ImportFailedSerializer,
                 description="Rejected entries, nothing imported (or field-keyed messages for `file` or `dry_run`).",
             ),
+            **STORAGE_WRITE_ERRORS,
         },
     )
     def post(self, request, *args, **kwargs):

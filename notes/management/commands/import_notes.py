@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
+from notes.attachments.storage import StorageUnavailable
 from notes.management.commands.export_notes import _user
 from notes.management.progress import Progress
 from notes.transfer import entries, importing
@@ -68,7 +69,7 @@ class Command(BaseCommand):
             for batch in batched(importing.validated(source), batch_size):
                 try:
                     created += len(importing.entries_create(owner=owner, entries=batch))
-                except DatabaseError as exc:
+                except (DatabaseError, StorageUnavailable) as exc:
                     raise CommandError(
                         f"Stopped after {created} of {count} note(s), which were kept: {exc}. "
                         "Use --single-transaction to import all or nothing."
