@@ -28,7 +28,13 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from notes.attachments.sniff import Sniffer
-from notes.attachments.storage import CHUNK_BYTES, attachment_storage, new_name, storage_errors_answered
+from notes.attachments.storage import (
+    CHUNK_BYTES,
+    STORAGE_ERRORS,
+    attachment_storage,
+    new_name,
+    storage_errors_answered,
+)
 from notes.models import StoredFile
 
 logger = logging.getLogger(__name__)
@@ -222,11 +228,16 @@ def files_sweep(*, now=None):
     for directory, file_names in _walk(storage, ""):
         names = [f"{directory}{name}" for name in file_names]
         known = set(StoredFile.objects.filter(name__in=names).values_list("name", flat=True))
-        for name in names:
-            if name not in known and storage.get_modified_time(name) < cutoff:
-                storage.delete(name)
-                deleted += 1
+        deleted += _delete_now(name for name in names if name not in known and _older(storage, name, cutoff))
     return deleted
+
+
+def _older(storage, name, cutoff):
+    """Whether the stored file `name` was written before `cutoff`; not if it cannot be told (gone meanwhile)."""
+    try:
+        return storage.get_modified_time(name) < cutoff
+    except STORAGE_ERRORS:
+        return False
 
 
 def _walk(storage, directory):
@@ -241,13 +252,14 @@ def _walk(storage, directory):
 
 
 def _delete_now(names):
-    """Delete these names from storage, each on its own; a failure is logged, never raised.
+    """Delete these names from storage, each on its own, and answer how many went; a failure is logged, never raised.
 
     Whatever asked has happened already (the rows are gone, or never took
     the name): a 500 would only hide it. Bytes left behind are named by no
     row, so `files_sweep` removes them later.
     """
     storage = attachment_storage()
+    deleted = 0
     for name in names:
         try:
             storage.delete(name)
@@ -255,3 +267,6 @@ def _delete_now(names):
             logger.error(
                 "Could not delete %s from the attachments storage; purge_trash will sweep it", name, exc_info=True
             )
+        else:
+            deleted += 1
+    return deleted

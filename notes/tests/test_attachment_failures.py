@@ -5,11 +5,14 @@ The S3 side of the same failures is in test_attachment_storage.py.
 
 import errno
 import logging
+import os
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 
-from notes.attachments.files import StagedFiles
+from notes.attachments.files import SWEEP_GRACE, StagedFiles, files_sweep
 from notes.attachments.storage import attachment_storage
 from notes.models import Attachment, Note, StoredFile
 from notes.services import note_trash
@@ -215,3 +218,18 @@ def test_an_upload_to_a_read_only_folder_answers_503(auth_client, note, attachme
     assert response.json() == {"detail": "The file storage failed: try again later."}
     assert not StoredFile.objects.exists()
     assert [record.exc_info[1] for record in storage_errors(caplog)] == [denied]
+
+
+def test_the_sweep_goes_on_past_a_file_it_cannot_delete(attachments_dir, caplog, monkeypatch):
+    storage = attachment_storage()
+    orphans = [storage.save(f"7/ab/left-by-a-crash-{n}", ContentFile(b"orphan")) for n in range(3)]
+    long_ago = time.time() - SWEEP_GRACE.total_seconds() - 60
+    for name in orphans:
+        os.utime(storage.path(name), (long_ago, long_ago))
+    refused = failing_first_delete(monkeypatch, PermissionError(errno.EPERM, "Operation not permitted"))
+
+    swept = files_sweep()
+
+    assert swept == 2
+    assert [path.relative_to(attachments_dir).as_posix() for path in stored_files(attachments_dir)] == refused
+    assert len(storage_errors(caplog)) == 1
