@@ -39,6 +39,17 @@ class TokenInfoSerializer(serializers.ModelSerializer):
         return token.pk == getattr(self.context["request"].auth, "pk", None)
 
 
+class UsernameField(StrictCharField):
+    """A username as it will be stored, NFKC-normalised as create_user and Django's forms do, before it is checked.
+
+    Checked as sent, "ﬃ" * 51 passed the length limit and was stored as 153
+    characters (a 500 on PostgreSQL), and "x\ufdfa" as a name with spaces.
+    """
+
+    def to_internal_value(self, data):
+        return User.normalize_username(super().to_internal_value(data))
+
+
 class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A new account: a username and a password the server's validators accept."""
 
@@ -53,6 +64,10 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["username", "password"]
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        return (UsernameField if field_name == "username" else field_class), field_kwargs
 
     def validate_username(self, username):
         # Case differences alone do not make a new name: "Alice" is "alice",

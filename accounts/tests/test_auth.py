@@ -231,6 +231,29 @@ def test_registration_refuses_bad_usernames(api_client, signup, password, userna
     assert "username" in response.json()
 
 
+@pytest.mark.parametrize(
+    "username",
+    [
+        "\ufb03" * 51,  # 51 characters sent, 153 once NFKC-normalised: past the 150 a name may have
+        "x\ufdfa",  # NFKC makes it a phrase with spaces, which a name may not hold
+    ],
+)
+def test_registration_checks_the_name_as_it_would_be_stored(api_client, signup, password, username):
+    response = api_client.post("/api/auth/register/", {"username": username, "password": password}, format="json")
+
+    assert response.status_code == 400
+    assert "username" in response.json()
+    assert not User.objects.exists()
+
+
+def test_registration_stores_and_answers_the_normalised_name(api_client, signup, password):
+    response = api_client.post("/api/auth/register/", {"username": "a\u2168", "password": password}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["user"]["username"] == "aIX"
+    assert User.objects.get().username == "aIX"
+
+
 @pytest.mark.parametrize("address", ["z" * 300, "2001:db8::1", "x" * 4000])
 def test_any_forwarded_address_is_counted_never_a_500(api_client, user, settings, address):
     """With a proxy trusted, the address is whatever X-Forwarded-For says: the key must still fit the cache."""
