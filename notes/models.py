@@ -330,9 +330,13 @@ class Attachment(models.Model):
 
 class PublicLinkQuerySet(models.QuerySet):
     def live(self, now=None):
-        """Links that open: not expired, and their note is not in the trash."""
+        """Links that open: not expired, their note not in the trash, its owner's account not deactivated."""
         now = now or timezone.now()
-        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), note__deleted_at__isnull=True)
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            note__deleted_at__isnull=True,
+            note__owner__is_active=True,
+        )
 
 
 class PublicLink(models.Model):

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from notes.models import Note, PublicLink
 from notes.services import note_delete_forever, note_restore, note_trash
 from notes.sharing import rendering
@@ -247,7 +248,8 @@ def test_a_long_notes_page_is_rendered_once_until_the_note_changes(auth_client, 
 
 @pytest.fixture
 def four_dead_links(auth_client, user):
-    """A revoked, an expired and a trashed note's link, and one that never existed."""
+    """A revoked, an expired and a trashed note's link, one of a deactivated account, and ones that never existed."""
+    deactivated = public_link_create(note=NoteFactory(owner=UserFactory(is_active=False)))
     revoked, expired, trashed = (NoteFactory(owner=user) for _ in range(3))
     revoked_token = share(auth_client, revoked).json()["token"]
     auth_client.delete(f"/api/notes/{revoked.pk}/share/")
@@ -259,6 +261,7 @@ def four_dead_links(auth_client, user):
         "revoked": revoked_token,
         "expired": expired_token,
         "trashed": trashed_token,
+        "deactivated": deactivated.token,
         "unknown": "A" * 43,
         "malformed": "not-a-token",
         "hostile": "%00%2F..%5C%0A<script>" + "x" * 3000,
@@ -331,6 +334,21 @@ def test_the_rate_limit_counts_images_too(auth_client, api_client, note, setting
 
 
 # Images through the link
+
+
+def test_a_deactivated_accounts_links_stop_and_come_back_with_it(auth_client, api_client, user, note):
+    image = upload(auth_client, note, PNG, "map.png").json()
+    token = share(auth_client, note).json()["token"]
+    urls = [f"/s/{token}", f"/s/{token}/attachments/{image['id']}"]
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    while_deactivated = [api_client.get(url).status_code for url in urls]
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+
+    assert while_deactivated == [404, 404]
+    assert [api_client.get(url).status_code for url in urls] == [200, 200]
 
 
 def test_image_attachments_are_shown_through_the_link(auth_client, api_client, note):
