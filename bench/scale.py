@@ -106,7 +106,7 @@ def prepare(env):
 from django.conf import settings
 from django.core import signing
 from accounts.models import AuthToken, User
-from notes.feed import encode_cursor
+from notes.feed import Cursor, encode_cursor
 from notes.models import Note
 from notes.pagination import CURSOR_SALT, ordering_keys, _encode_value
 from notes.search import search_notes
@@ -127,7 +127,7 @@ def in_sync(word):
     return found == set(having.values_list("pk", flat=True)[:settings.NOTES_SEARCH_WINDOW])
 sync = in_sync(rare) and in_sync("東京")
 # Seeding made one change per note: a feed page from the middle, and the last full page.
-feed = [encode_cursor(user.pk, position) for position in {feed_positions}]
+feed = [encode_cursor(user.pk, Cursor(position)) for position in {feed_positions}]
 print(token, cursor, rare, sync, *feed)
 """
     output = manage(env, "shell", "--no-imports", "-c", script, capture=True).splitlines()[-1].split()

@@ -17,9 +17,45 @@ def ensure_search_index(using, **kwargs):
         install_index(connection)
 
 
+def ensure_cache_table(using, **kwargs):
+    """Create the database cache's table if it is missing (createcachetable skips one that exists).
+
+    Migration 0002 creates it once, and not while REDIS_URL is set: a database
+    migrated with Redis and then served without it had none, and every
+    throttle, unable to count, let every request by.
+    """
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
+
+
+def forget_positions_of_a_restored_copy(using, **kwargs):
+    """On a SQLite copy written by `manage.py backup`, forget every feed position it had handed out.
+
+    Migrate runs when a server starts on a restored copy (make run, the
+    image's entrypoint): each restore gets a jump of its own (notes.feed).
+    """
+    from django.db import connections, transaction
+
+    from notes.feed import RESTORED_COPY, forget_every_position_statements
+
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute("PRAGMA user_version")
+        if cursor.fetchone()[0] != RESTORED_COPY:
+            return
+        for statement in forget_every_position_statements():
+            cursor.execute(statement)
+        cursor.execute("PRAGMA user_version = 0")
+
+
 class NotesConfig(AppConfig):
     name = "notes"
     verbose_name = "Notes"
 
     def ready(self):
         post_migrate.connect(ensure_search_index, sender=self)
+        post_migrate.connect(ensure_cache_table, sender=self)
+        post_migrate.connect(forget_positions_of_a_restored_copy, sender=self)

@@ -32,13 +32,16 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import connection, connections, transaction
-from django.db.models import F, Max, Value
+from django.db.models import F, Max, Subquery, Value
 from django.db.models.functions import Greatest
 
 from notes.models import ChangeCounter, PurgedNote
 from notesite.prepared import fetchone, run_sql
 
 CURSOR_SALT = "notes.feed.cursor"
+# SQLite's `user_version` of a copy `manage.py backup` wrote, until a migrate
+# on it has forgotten its feed positions (notes.apps.forget_positions_of_a_restored_copy).
+RESTORED_COPY = 0x6E6F7465
 
 
 class InvalidCursor(Exception):
@@ -49,10 +52,18 @@ class CursorGone(Exception):
     """The cursor points where the server can no longer answer from: re-sync from the beginning."""
 
 
+@dataclass(frozen=True)
+class Cursor:
+    position: int
+    # The owner's `forgotten_seq` when the cursor was handed out: a cursor is
+    # refused only if changes it has not passed were forgotten since.
+    remembered_from: int = 0
+
+
 @dataclass
 class Page:
     entries: list  # Notes (live or trashed) and PurgedNotes, oldest change first
-    position: int  # where the next page starts
+    cursor: Cursor  # where the next page starts
     has_more: bool
 
 
@@ -87,17 +98,26 @@ def hold(owner_id):
 
 
 def read_changes(*, owner, notes, tombstones, after, limit):
-    """The page of changes after position `after` (None: from the beginning).
+    """The page of changes after the Cursor `after` (None: from the beginning).
 
     `notes` and `tombstones` are the owner's querysets (the view scopes them).
     Entries are notes (live or in the trash) and unsaved `PurgedNote`s. At
     most three queries: the page, the owner's counter (to refuse a cursor the
-    server cannot answer from), and the notes the page names.
+    server cannot answer from; not needed by a first page that found
+    changes), and the notes the page names.
     """
-    start = 0 if after is None else after
-    columns = ("change_seq", "note_id", "deleted_at", "purged")
-    changed = notes.changed_after(start).annotate(note_id=F("pk"), purged=Value(False)).values_list(*columns)
-    purged = tombstones.changed_after(start).annotate(purged=Value(True)).values_list(*columns)
+    start = 0 if after is None else after.position
+    # Each row also carries what the owner's feed remembers from, read in the
+    # page's own statement: the cursor handed out is good for exactly what
+    # the page saw.
+    remembered = Subquery(ChangeCounter.objects.filter(owner=owner).values("forgotten_seq")[:1])
+    columns = ("change_seq", "note_id", "deleted_at", "purged", "remembered")
+    changed = (
+        notes.changed_after(start)
+        .annotate(note_id=F("pk"), purged=Value(False), remembered=remembered)
+        .values_list(*columns)
+    )
+    purged = tombstones.changed_after(start).annotate(purged=Value(True), remembered=remembered).values_list(*columns)
     if connections[notes.db].features.supports_slicing_ordering_in_compound:
         # PostgreSQL plans each side of a UNION on its own and would read
         # every row after the cursor before sorting; a page from each side,
@@ -108,38 +128,45 @@ def read_changes(*, owner, notes, tombstones, after, limit):
         # it merges the two sides in their index order, stopping at the limit.
         changed, purged = changed.order_by(), purged.order_by()
     rows = list(changed.union(purged, all=True).order_by("change_seq")[: limit + 1])
-    if after is not None:
+    if after is not None or not rows:
         # After the page, not before: tombstones are forgotten in the same
         # transaction that moves `forgotten_seq`, so a page read before that
         # commit is whole, and one read after it is refused here.
-        _check_remembered(owner, after)
+        remembered_now = _check_remembered(owner, after)
+    remembered_from = (rows[0][4] or 0) if rows else remembered_now
     has_more = len(rows) > limit
     rows = rows[:limit]
 
-    note_ids = [note_id for _, note_id, _, is_purged in rows if not is_purged]
+    note_ids = [note_id for _, note_id, _, is_purged, _ in rows if not is_purged]
     found = {note.pk: note for note in notes.filter(pk__in=note_ids).order_by()} if note_ids else {}
     entries = []
-    for position, note_id, deleted_at, is_purged in rows:
+    for position, note_id, deleted_at, is_purged, _ in rows:
         if is_purged:
             entries.append(PurgedNote(owner=owner, note_id=note_id, change_seq=position, deleted_at=deleted_at))
         elif note_id in found:
             entries.append(found[note_id])
         # Otherwise the note was deleted forever since the page was read:
         # its tombstone comes later in the feed.
-    return Page(entries=entries, position=rows[-1][0] if rows else start, has_more=has_more)
+    position = rows[-1][0] if rows else start
+    return Page(entries=entries, cursor=Cursor(position, remembered_from), has_more=has_more)
 
 
 def _check_remembered(owner, after):
+    """Refuse the Cursor `after` if the server cannot answer from it; answer what the feed remembers from."""
     counter = ChangeCounter.objects.filter(owner=owner).values_list("last_seq", "forgotten_seq").first()
     last, forgotten = counter or (0, 0)
-    if after < forgotten:
+    if after is None:
+        return forgotten
+    # Changes the cursor had not passed were forgotten since it was handed
+    # out; or it was handed out by a database this one is restored from.
+    if after.remembered_from > forgotten or (after.remembered_from < forgotten and after.position < forgotten):
         raise CursorGone(
             "This cursor is older than the changes the server still remembers (notes deleted forever "
             "are remembered for a limited time, and a database restored from a backup remembers none). "
             "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
             "that the re-sync does not return."
         )
-    if after > last:
+    if after.position > last:
         raise CursorGone(
             "This cursor is ahead of the server's changes (was the server restored from a backup?). "
             "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
@@ -158,8 +185,8 @@ def forget_every_position_statements():
     copies of one database do not land together), and everything before
     the jump counts as forgotten, as tombstones do: a cursor from before it
     answers 410 and its client re-syncs. A user without a counter gets one.
-    Plain SQL without parameters, so that `manage.py backup` runs it on its
-    copy with sqlite3 as `manage.py forget_feed_cursors` does through Django.
+    Run by `manage.py forget_feed_cursors` (after `pg_restore`), and by the
+    first migrate on a SQLite copy `manage.py backup` wrote (RESTORED_COPY).
     """
     jump = 2**40 + secrets.randbelow(2**40)
     counters, users = ChangeCounter._meta.db_table, get_user_model()._meta.db_table
@@ -188,19 +215,21 @@ def forget_tombstones(*, before):
     return total
 
 
-def encode_cursor(owner_id, position):
+def encode_cursor(owner_id, cursor):
     # Signed, not timestamped: the same position is always the same cursor.
-    return signing.Signer(salt=CURSOR_SALT).sign_object([owner_id, position])
+    # (One handed out while nothing was forgotten keeps the older, shorter form.)
+    payload = [owner_id, cursor.position] + ([cursor.remembered_from] if cursor.remembered_from else [])
+    return signing.Signer(salt=CURSOR_SALT).sign_object(payload)
 
 
 def decode_cursor(raw, owner_id):
-    """The position a cursor names, checking it was issued to this owner."""
+    """The Cursor a cursor's text names, checking it was issued to this owner."""
     try:
-        cursor_owner, position = signing.Signer(salt=CURSOR_SALT).unsign_object(raw)
+        cursor_owner, *numbers = signing.Signer(salt=CURSOR_SALT).unsign_object(raw)
     except (signing.BadSignature, TypeError, ValueError):
         raise InvalidCursor("Invalid cursor.") from None
-    if not (type(cursor_owner) is int and type(position) is int and position >= 0):
+    if not (type(cursor_owner) is int and len(numbers) in (1, 2) and all(type(n) is int and n >= 0 for n in numbers)):
         raise InvalidCursor("Invalid cursor.")
     if cursor_owner != owner_id:
         raise InvalidCursor("This cursor was issued to another user.")
-    return position
+    return Cursor(*numbers)

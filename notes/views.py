@@ -438,7 +438,7 @@ class ChangesView(OwnedByUserMixin, generics.GenericAPIView):
             )
         except feed.CursorGone as gone:
             raise Gone(str(gone)) from None
-        data = {"changes": page.entries, "cursor": feed.encode_cursor(request.user.pk, page.position)}
+        data = {"changes": page.entries, "cursor": feed.encode_cursor(request.user.pk, page.cursor)}
         return Response(self.get_serializer({**data, "has_more": page.has_more}).data)
 
     def get_limit(self):

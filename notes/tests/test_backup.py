@@ -115,49 +115,88 @@ def test_backup_does_not_replace_a_file_unless_forced(tmp_path):
 
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
-def test_the_copy_forgets_every_feed_position_the_database_handed_out(user, other_user, tmp_path):
+def test_the_copy_forgets_the_feed_positions_it_handed_out_at_its_first_migrate(user, other_user, tmp_path):
     NoteFactory.create_batch(3, owner=user)
     live = dict(ChangeCounter.objects.values_list("owner_id", "last_seq"))
-
     call_command("backup", str(tmp_path / "copy.sqlite3"), stdout=StringIO())
 
-    with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
-        counters = copy.execute("SELECT owner_id, last_seq, forgotten_seq FROM notes_changecounter").fetchall()
-    assert {owner for owner, _, _ in counters} == {user.pk, other_user.pk}  # one for a user with no change too
-    assert all(last == forgotten >= 2**40 + live.get(owner, 0) for owner, last, forgotten in counters)
+    def counters():
+        with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
+            return copy.execute("SELECT owner_id, last_seq, forgotten_seq FROM notes_changecounter").fetchall()
+
+    def migrate():
+        return subprocess.run(
+            [sys.executable, MANAGE, "migrate", "--noinput"],
+            env={**sqlite_environment(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'copy.sqlite3'}"},
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    as_written = counters()
+    first = migrate()
+    restored = counters()
+    again = migrate()
+
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert {owner: last for owner, last, _ in as_written} == live  # the copy as the database was
+    assert {owner for owner, _, _ in restored} == {user.pk, other_user.pk}  # one for a user with no change too
+    assert all(last == forgotten >= 2**40 + live.get(owner, 0) for owner, last, forgotten in restored)
+    assert counters() == restored  # once: a restarted server does not jump again
     assert dict(ChangeCounter.objects.values_list("owner_id", "last_seq")) == live  # the live database unchanged
 
 
 @pytest.mark.sqlite
 @pytest.mark.stress
-def test_a_client_of_a_server_restored_from_a_backup_is_told_to_resync(tmp_path):
+def test_a_client_of_a_server_restored_from_a_backup_is_told_to_resync_each_time(tmp_path):
     env = server_env(tmp_path, WEB_CONCURRENCY=1)
     manage(env, "migrate", "--noinput", "-v", "0")
     [user] = seed_users(env, 1)
     token = {"Authorization": f"Token {user['token']}"}
+    database = tmp_path / "notes.sqlite3"
 
     def create(client, *titles):
         for title in titles:
             assert client.post("/api/notes/", json={"title": title}).status_code == 201
 
+    def follow(client, cursor=None):
+        """(titles, the cursor to poll with), one change a page, as a mirror would."""
+        titles = []
+        while True:
+            response = client.get("/api/changes/", params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+            assert response.status_code == 200, response.text
+            page = response.json()
+            titles += [note["title"] for note in page["changes"]]
+            cursor = page["cursor"]
+            if not page["has_more"]:
+                return titles, cursor
+
     with Server(env) as server, httpx.Client(base_url=server.url, headers=token, timeout=30) as client:
         create(client, "A")
         manage(env, "backup", str(tmp_path / "backup.sqlite3"))
         create(client, "B after the backup", "C after the backup")
-        cursor = client.get("/api/changes/").json()["cursor"]
-    # Restored as the README says: the server stopped, its -wal removed, the file replaced.
-    database = tmp_path / "notes.sqlite3"
-    for suffix in ["-wal", "-shm"]:
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    shutil.copy(tmp_path / "backup.sqlite3", database)
-    with Server(env) as server, httpx.Client(base_url=server.url, headers=token, timeout=30) as client:
-        # More changes than the client had seen since the backup, under the ids it holds.
-        create(client, "D", "E", "F", "G")
-        stale = client.get("/api/changes/", params={"cursor": cursor})
-        resync = client.get("/api/changes/").json()
+        _, cursor = follow(client)
+    for restore in ["first", "second"]:
+        # As the README says: the server stopped, its -wal removed, the file
+        # replaced, then make run (which migrates first).
+        for suffix in ["-wal", "-shm"]:
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        shutil.copy(tmp_path / "backup.sqlite3", database)
+        manage(env, "migrate", "--noinput", "-v", "0")
+        with Server(env) as server, httpx.Client(base_url=server.url, headers=token, timeout=30) as client:
+            # More changes than the client had seen since the backup, under the ids it holds.
+            create(client, *(f"{restore} restore {n}" for n in range(4)))
+            stale = client.get("/api/changes/", params={"cursor": cursor})
+            titles, cursor = follow(client)
+            polled = client.get("/api/changes/", params={"cursor": cursor})
+            create(client, f"after the {restore} re-sync")
+            since, cursor = follow(client, cursor)
 
-    assert stale.status_code == 410
-    assert [note["title"] for note in resync["changes"]] == ["A", "D", "E", "F", "G"]
+        assert stale.status_code == 410
+        assert titles == ["A", *(f"{restore} restore {n}" for n in range(4))]
+        assert polled.status_code == 200
+        assert since == [f"after the {restore} re-sync"]
 
 
 @pytest.mark.sqlite

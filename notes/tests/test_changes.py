@@ -274,6 +274,29 @@ def test_a_cursor_older_than_the_forgotten_tombstones_is_410_saying_to_resync(au
     assert read(auth_client)["changes"] == []
 
 
+def test_a_re_sync_after_tombstones_were_forgotten_can_be_polled(auth_client, user, settings):
+    # The newest change, a deletion forever, forgotten: the notes left are
+    # older than what the feed remembers from, and a re-sync's cursor (at
+    # the last of them) was refused on every poll after.
+    settings.NOTES_FEED_TOMBSTONE_DAYS = 30
+    NoteFactory(owner=user, title="kept")
+    purged_days_ago(user, 31)
+    call_command("purge_trash", stdout=StringIO())
+
+    titles, cursor = [], None
+    while True:
+        page = read(auth_client, cursor, limit=1)
+        titles += [entry["title"] for entry in page["changes"]]
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            break
+    polled = auth_client.get(URL, {"cursor": cursor})
+
+    assert titles == ["kept"]
+    assert polled.status_code == 200
+    assert polled.json()["changes"] == []
+
+
 def test_forgetting_one_users_tombstones_leaves_other_users_cursors_alone(auth_client, user, other_user, settings):
     settings.NOTES_FEED_TOMBSTONE_DAYS = 30
     cursor = read(auth_client)["cursor"]
@@ -300,22 +323,27 @@ def test_a_cursor_ahead_of_the_server_is_410(auth_client, user):
 def test_after_forget_feed_cursors_an_earlier_cursor_stays_410_however_many_changes_follow(
     auth_client, other_client, user
 ):
-    NoteFactory(owner=user, title="kept")
+    for title in ["kept 1", "kept 2", "kept 3"]:
+        NoteFactory(owner=user, title=title)
     earlier = follow(auth_client)[1]
     theirs = read(other_client)["cursor"]  # a user with no change yet
     # As after a restore: the database goes on handing out positions, more
     # of them than the cursor had passed.
     call_command("forget_feed_cursors", stdout=StringIO())
-    for title in ["new 1", "new 2", "new 3"]:
+    stale_before_changes = auth_client.get(URL, {"cursor": earlier})
+    for title in ["new 1", "new 2", "new 3", "new 4"]:
         NoteFactory(owner=user, title=title)
 
     stale = auth_client.get(URL, {"cursor": earlier})
-    resync, cursor = follow(auth_client)
+    resync, cursor = follow(auth_client, limit=1)  # page by page, through positions older than the jump
+    their_stale = other_client.get(URL, {"cursor": theirs})
+    their_resync = follow(other_client)
 
-    assert stale.status_code == 410
+    assert stale_before_changes.status_code == stale.status_code == their_stale.status_code == 410
     assert "restored from a backup" in stale.json()["detail"]
-    assert other_client.get(URL, {"cursor": theirs}).status_code == 410
-    assert sorted(entry["title"] for entry in resync) == ["kept", "new 1", "new 2", "new 3"]
+    assert [entry["title"] for entry in resync] == ["kept 1", "kept 2", "kept 3", "new 1", "new 2", "new 3", "new 4"]
+    assert read(auth_client, cursor)["changes"] == []
+    assert read(other_client, their_resync[1])["changes"] == []
     NoteFactory(owner=user, title="after the re-sync")
     assert [entry["title"] for entry in read(auth_client, cursor)["changes"]] == ["after the re-sync"]
 

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,16 @@ def test_concurrent_increments_are_each_counted():
         thread.join()
 
     assert cache.get("burst") == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_puts_back_a_missing_cache_table():
+    # A database migrated while REDIS_URL was set has none (migration 0002 ran
+    # without creating it), and served without Redis no limit could count.
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE notes_cache")
+
+    call_command("migrate", verbosity=0)
+
+    assert "notes_cache" in connection.introspection.table_names()
+    assert cache.add("counted", 1) is True

@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = (
         "Make every change-feed cursor handed out so far answer 410, so that clients re-sync from the "
         "beginning. Run it after restoring the database from a pg_dump, before starting the server (a "
-        "SQLite copy written by manage.py backup needs nothing: the copy is made this way)."
+        "SQLite copy written by manage.py backup needs nothing: the first migrate on it does this)."
     )
 
     def handle(self, *args, **options):
