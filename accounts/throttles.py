@@ -15,6 +15,7 @@ import zlib
 
 from django.conf import settings
 from django.core.cache import cache as default_cache
+from django.db import transaction
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -160,7 +161,10 @@ def forget_user(user_id):
         if rate:
             keys.append(throttle.window(user_id, throttle.parse_rate(rate)[1])[0])
     try:
-        default_cache.delete_many(keys)
+        # A savepoint: the caller's transaction (the account's deletion)
+        # must survive a database cache that fails, as PostgreSQL aborts it.
+        with transaction.atomic():
+            default_cache.delete_many(keys)
     except CACHE_ERRORS as error:
         # Never a reason to keep the account: the counts expire with their window.
         logger.error("The cache cannot forget user %s's counts: %r", user_id, error)

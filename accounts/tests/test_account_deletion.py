@@ -217,3 +217,22 @@ def test_an_unknown_field_beside_the_password_is_400_and_deletes_nothing(auth_cl
 
     assert (response.status_code, response.json()) == (400, {"x": ["Unknown field."]})
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_a_database_cache_failing_to_forget_the_counts_does_not_fail_the_deletion(
+    auth_client, user, password, settings, monkeypatch
+):
+    # On PostgreSQL a failed statement aborts the transaction around it: the
+    # deletion's, unless the cache's statements run in a savepoint.
+    settings.NOTES_USER_RATE = "1000/day"
+
+    def failing_delete_many(keys, version=None):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_cache_table")
+
+    monkeypatch.setattr(cache, "delete_many", failing_delete_many)
+
+    response = delete_account(auth_client, password)
+
+    assert response.status_code == 204
+    assert not User.objects.filter(pk=user.pk).exists()
