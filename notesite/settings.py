@@ -301,7 +301,7 @@ if NOTES_S3_BUCKET:
             "client_config": Config(
                 connect_timeout=min(5, NOTES_S3_TIMEOUT),
                 read_timeout=NOTES_S3_TIMEOUT,
-                retries={"mode": "standard", "max_attempts": 2},
+                retries={"mode": "standard", "total_max_attempts": 2},
                 s3={"addressing_style": NOTES_S3_ADDRESSING_STYLE},
             ),
             "default_acl": None,

@@ -9,6 +9,7 @@ import runpy
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -250,12 +251,14 @@ def silent_endpoint():
     """
     server = socket.create_server(("127.0.0.1", 0))
     held, stop = [], threading.Event()
+    accepted = []
 
     def hold():
         server.settimeout(0.1)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 held.append((server.accept()[0], time.monotonic()))
+                accepted.append(held[-1][1])
             for connection, since in list(held):
                 if time.monotonic() - since > 5:
                     connection.close()
@@ -263,7 +266,7 @@ def silent_endpoint():
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.getsockname()[1]}", accepted=accepted)
     stop.set()
     thread.join()
     for connection, _ in held:
@@ -291,7 +294,7 @@ def test_a_bucket_that_never_answers_answers_503_within_the_timeout(
             monkeypatch,
             tmp_path,
             NOTES_S3_BUCKET=BUCKET,
-            NOTES_S3_ENDPOINT_URL=silent_endpoint,
+            NOTES_S3_ENDPOINT_URL=silent_endpoint.url,
             NOTES_S3_REGION="us-east-1",
             NOTES_S3_ACCESS_KEY_ID="testing",
             NOTES_S3_SECRET_ACCESS_KEY="testing",
@@ -304,6 +307,7 @@ def test_a_bucket_that_never_answers_answers_503_within_the_timeout(
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
+    assert len(silent_endpoint.accepted) == 2  # two attempts in all: one retry
     # Two attempts of a second each, and the backoff between them (under a second).
     assert elapsed < 4
     assert {type(error).__name__ for error in storage_errors(caplog)} == {"ReadTimeoutError"}
@@ -339,10 +343,10 @@ def test_the_settings_choose_s3_when_a_bucket_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("variables", "expected"),
     [
-        ({}, [5, 20, {"mode": "standard", "max_attempts": 2}, {"addressing_style": None}]),
+        ({}, [5, 20, {"mode": "standard", "total_max_attempts": 2}, {"addressing_style": None}]),
         (
             {"NOTES_S3_TIMEOUT": "3", "NOTES_S3_ADDRESSING_STYLE": "path"},
-            [3, 3, {"mode": "standard", "max_attempts": 2}, {"addressing_style": "path"}],
+            [3, 3, {"mode": "standard", "total_max_attempts": 2}, {"addressing_style": "path"}],
         ),
     ],
     ids=["default", "set"],
