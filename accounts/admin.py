@@ -7,6 +7,7 @@ from knox.models import AuthToken as KnoxAuthToken
 from accounts.forms import AdminLoginForm
 from accounts.models import AuthToken, User
 from accounts.services import user_delete
+from notesite.admin_deletion import DeletesWhatItOwnsMixin
 from notesite.strict_admin import StrictAdminMixin, StrictModelAdmin
 
 # The admin's login counts against the same limit as the API's.
@@ -51,7 +52,7 @@ class PasswordSetForm(auth_admin.AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(StrictAdminMixin, auth_admin.UserAdmin):
+class UserAdmin(DeletesWhatItOwnsMixin, StrictAdminMixin, auth_admin.UserAdmin):
     """Users, their tokens, and account deletion exactly as the API does it."""
 
     inlines = [AuthTokenInline]
