@@ -4,13 +4,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from knox.models import AuthToken as KnoxAuthToken
 
-from accounts.forms import AdminLoginForm
 from accounts.models import AuthToken, User
 from accounts.services import user_delete
+from notesite.admin_deletion import DeletesWhatItOwnsMixin
 from notesite.strict_admin import StrictAdminMixin, StrictModelAdmin
-
-# The admin's login counts against the same limit as the API's.
-admin.site.login_form = AdminLoginForm
 
 # knox registers its own, swapped-out token model; show ours instead.
 if admin.site.is_registered(KnoxAuthToken):
@@ -51,7 +48,7 @@ class PasswordSetForm(auth_admin.AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(StrictAdminMixin, auth_admin.UserAdmin):
+class UserAdmin(DeletesWhatItOwnsMixin, StrictAdminMixin, auth_admin.UserAdmin):
     """Users, their tokens, and account deletion exactly as the API does it."""
 
     inlines = [AuthTokenInline]

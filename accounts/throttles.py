@@ -136,7 +136,7 @@ class AddressRateThrottle(WindowRateThrottle):
 
 
 class PasswordCheckThrottle(WindowRateThrottle):
-    """Count a user's password checks (password change, account deletion).
+    """Count a user's password checks (password change, the admin's too; account deletion).
 
     A stolen token must not become a way to guess the password behind it:
     these checks are limited like logins, counted per user.

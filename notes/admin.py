@@ -23,6 +23,7 @@ from notes.services import (
 )
 from notes.sharing.services import public_link_revoke
 from notes.tags import normalise_tag, normalise_tags
+from notesite.admin_deletion import DeletesWhatItOwnsMixin
 from notesite.strict_admin import StrictModelAdmin
 
 
@@ -212,7 +213,7 @@ class NothingDeleted(Exception):
 
 
 @admin.register(Note)
-class NoteAdmin(StrictModelAdmin):
+class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
     """Every change goes through notes.services, exactly as the API's do."""
 
     form = NoteAdminForm
@@ -304,13 +305,6 @@ class NoteAdmin(StrictModelAdmin):
         else:
             saved = note_create(owner=form.cleaned_data["owner"], **fields)
         obj.pk, obj.version, obj.updated_at = saved.pk, saved.version, saved.updated_at
-
-    def get_deleted_objects(self, objs, request):
-        # Revisions, attachments and links cannot be deleted on their own here, but go with their note.
-        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        for model in (Revision, Attachment, PublicLink):
-            perms_needed.discard(model._meta.verbose_name)
-        return deleted, model_count, perms_needed, protected
 
     def render_delete_form(self, request, context):
         return super().render_delete_form(request, {**context, "trash_days": settings.NOTES_TRASH_DAYS})

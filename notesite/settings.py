@@ -109,7 +109,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "notesite.apps.AdminConfig",  # django.contrib.admin, with the project's site (notesite/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -391,7 +391,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env_rate("NOTES_LOGIN_RATE", "10/min"),
         "register": env_rate("NOTES_REGISTER_RATE", "10/hour"),
-        # Password checks behind a token (password change, account deletion).
+        # Password checks behind a token (password change, account deletion) and the admin's password change.
         "password": env_rate("NOTES_LOGIN_RATE", "10/min"),
     },
     # Client addresses for throttling: REMOTE_ADDR unless a trusted proxy

@@ -3,11 +3,17 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import AuthToken, User
 from accounts.tests.factories import UserFactory
-from notes.models import Note
+from notes.models import Note, PublicLink, Revision, StoredFile
+from notes.services import note_update
+from notes.sharing.services import public_link_create
+from notes.tests.admin_helpers import posted_fields
+from notes.tests.attachment_helpers import PNG, stored_files, upload
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +126,97 @@ def test_deleting_users_in_bulk_goes_through_the_same_function(admin_client, mon
 
     assert sorted(deleted) == sorted(u.pk for u in users)
     assert not User.objects.filter(pk__in=deleted).exists()
+
+
+def give_one_of_everything(user, token_client):
+    """An edited note (so a revision) with an attachment and a public link, the token, a browser session."""
+    note = NoteFactory(owner=user)
+    note_update(note=note, title="edited")
+    upload(token_client, note, PNG, "dot.png")
+    public_link_create(note=note)
+    browser = APIClient()
+    browser.force_login(user)
+    return browser
+
+
+def test_staff_delete_a_user_who_owns_revisions_attachments_links_and_tokens(
+    admin_client, user, auth_client, other_user, other_client, attachments_dir, django_capture_on_commit_callbacks
+):
+    """Regression (probe F, D1): revisions are never deleted by hand in the admin, yet go with their user."""
+    browser = give_one_of_everything(user, auth_client)
+    give_one_of_everything(other_user, other_client)
+    url = f"/admin/accounts/user/{user.pk}/delete/"
+
+    confirmation = admin_client.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, posted_fields(confirmation))
+
+    assert confirmation.context["perms_lacking"] == set()
+    assert "Are you sure" in confirmation.content.decode()
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Revision.objects.filter(note__owner_id=user.pk).exists()
+    assert PublicLink.objects.get().note.owner == other_user
+    # What only accounts.services.user_delete does: the files go after the commit, and the sessions.
+    assert list(StoredFile.objects.values_list("owner_id", flat=True)) == [other_user.pk]
+    assert len(stored_files(attachments_dir)) == 1
+    assert auth_client.get("/api/auth/me/").status_code == 401
+    assert browser.get("/api/auth/me/").status_code == 401
+    assert other_client.get("/api/auth/me/").status_code == 200
+
+
+def test_staff_delete_users_who_own_revisions_attachments_links_and_tokens_in_bulk(
+    admin_client, user, auth_client, other_user, other_client, attachments_dir, django_capture_on_commit_callbacks
+):
+    browsers = [give_one_of_everything(user, auth_client), give_one_of_everything(other_user, other_client)]
+    selected = [user.pk, other_user.pk]
+
+    confirmation = admin_client.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": selected}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/accounts/user/", posted_fields(confirmation))
+
+    assert confirmation.context["perms_lacking"] == set()
+    assert response.status_code == 302
+    assert not User.objects.filter(pk__in=selected).exists()
+    assert not Note.objects.exists()
+    assert not StoredFile.objects.exists()
+    assert stored_files(attachments_dir) == []
+    assert [client.get("/api/auth/me/").status_code for client in [auth_client, other_client, *browsers]] == [401] * 4
+
+
+def staff_client(*codenames):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_staff_who_may_delete_users_need_no_permission_on_what_a_user_owns(user, auth_client):
+    give_one_of_everything(user, auth_client)
+    staff = staff_client("view_user", "delete_user")
+    url = f"/admin/accounts/user/{user.pk}/delete/"
+
+    response = staff.post(url, posted_fields(staff.get(url)))
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
+def test_staff_who_may_not_delete_users_still_cannot(user, auth_client):
+    give_one_of_everything(user, auth_client)
+    staff = staff_client("view_user", "change_user")
+
+    single = staff.post(f"/admin/accounts/user/{user.pk}/delete/", {"post": "yes"})
+    bulk = staff.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"}
+    )
+
+    assert single.status_code == 403
+    assert bulk.status_code == 200  # the list again: the action is not offered to them
+    assert User.objects.filter(pk=user.pk).exists()
 
 
 def test_the_admins_add_user_form_refuses_a_name_differing_only_in_case(admin_client):

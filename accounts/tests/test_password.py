@@ -203,3 +203,87 @@ def test_an_unknown_field_is_400_and_changes_nothing(auth_client, user, password
 
     assert (response.status_code, response.json()) == (400, {"x": ["Unknown field."]})
     assert User.objects.get(pk=user.pk).check_password(password)
+
+
+# The admin's own "Change password" page (/admin/password_change/), as a browser posts it.
+
+ADMIN_PAGE = "/admin/password_change/"
+ADMIN_THROTTLED = "Too many password attempts: try again in"
+
+
+@pytest.fixture
+def staff_browser(client, user):
+    """`user`, made staff, logged in to the admin in a browser."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client.force_login(user)
+    return client
+
+
+def change_in_the_admin(browser, old, new):
+    return browser.post(ADMIN_PAGE, {"old_password": old, "new_password1": new, "new_password2": new})
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """The passwords checked, in order."""
+    checked = []
+    check = User.check_password
+
+    def recorded(user, raw_password):
+        checked.append(raw_password)
+        return check(user, raw_password)
+
+    monkeypatch.setattr(User, "check_password", recorded)
+    return checked
+
+
+def test_guessing_the_old_password_in_the_admin_is_throttled_per_user_with_the_apis_checks(
+    staff_browser, auth_client, user, password, password_checks, settings
+):
+    """Regression (probe F, D2): 40 guesses on the admin's page were all checked."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"password": "3/min"}}
+    cache.clear()
+
+    wrong = [change_in_the_admin(staff_browser, f"guess {n}", NEW_PASSWORD) for n in range(3)]
+    right = change_in_the_admin(staff_browser, password, NEW_PASSWORD)
+
+    assert all("Your old password was entered incorrectly" in r.content.decode() for r in wrong)
+    assert right.status_code == 200  # the form again, the right password not even checked
+    assert ADMIN_THROTTLED in right.content.decode()
+    assert password_checks == ["guess 0", "guess 1", "guess 2"]
+    assert User.objects.get(pk=user.pk).check_password(password)
+    assert change(auth_client, password, NEW_PASSWORD).status_code == 429  # one count with the API's
+
+
+def test_password_guesses_through_the_api_count_on_the_admins_page(
+    staff_browser, auth_client, user, password, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"password": "3/min"}}
+    cache.clear()
+    for n in range(3):
+        change(auth_client, f"guess {n}", NEW_PASSWORD)
+
+    response = change_in_the_admin(staff_browser, password, NEW_PASSWORD)
+
+    assert ADMIN_THROTTLED in response.content.decode()
+    assert User.objects.get(pk=user.pk).check_password(password)
+
+
+def test_changing_the_password_in_the_admin_revokes_every_token_and_keeps_that_browser_logged_in(
+    staff_browser, auth_client, user, password
+):
+    _, other_token = AuthToken.objects.create(user=user)
+    other_browser = APIClient()
+    other_browser.force_login(user)
+
+    response = change_in_the_admin(staff_browser, password, NEW_PASSWORD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/password_change/done/"
+    assert User.objects.get(pk=user.pk).check_password(NEW_PASSWORD)
+    assert auth_client.get("/api/auth/me/").status_code == 401
+    assert token_client(other_token).get("/api/auth/me/").status_code == 401
+    assert not AuthToken.objects.owned_by(user).exists()
+    assert other_browser.get("/api/auth/me/").status_code == 401
+    assert staff_browser.get("/admin/").status_code == 200
