@@ -296,6 +296,12 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
             # The note changed between the form's check and its save (save_model's If-Match),
             # and the save was rolled back: drawn again, the page shows the form's error.
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except Http404:
+            # Moved to the trash (or deleted) meanwhile, which a trashed note's page cannot edit.
+            self.message_user(
+                request, "The note left its place while this page was open: nothing was saved.", messages.WARNING
+            )
+            return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}

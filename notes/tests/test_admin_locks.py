@@ -91,3 +91,41 @@ def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_clie
     assert "The note was changed while this page was open (it is at version 2 now)" in results["admin"].content.decode()
     saved = Note.objects.get(pk=note.pk)
     assert (saved.title, saved.content, saved.version) == ("Groceries", "oat milk", 2)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_save_racing_the_owner_trashing_the_note_says_nothing_was_saved(auth_client, user, monkeypatch):
+    note = NoteFactory(owner=user, title="Groceries", content="milk")
+    admin = Client()
+    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+    checked, go_on = threading.Event(), threading.Event()
+    clean = NoteAdminForm.clean
+
+    def clean_then_wait(form):
+        cleaned_data = clean(form)
+        checked.set()
+        go_on.wait(WAIT)
+        return cleaned_data
+
+    monkeypatch.setattr(NoteAdminForm, "clean", clean_then_wait)
+    results = {}
+    saving = in_thread(
+        lambda: admin.post(
+            f"/admin/notes/note/{note.pk}/change/",
+            {"title": "From the admin", "content": "milk", "tags": "", "seen_version": note.version},
+        ),
+        results,
+        "admin",
+    )
+    assert checked.wait(WAIT)
+    trashed = auth_client.delete(f"/api/notes/{note.pk}/")
+    go_on.set()
+    saving.join(WAIT)
+
+    assert trashed.status_code == 204
+    assert getattr(results["admin"], "status_code", results["admin"]) == 302  # not a 404
+    assert results["admin"]["Location"] == "/admin/notes/note/"
+    assert "nothing was saved" in admin.get("/admin/notes/note/").content.decode()
+    saved = Note.objects.get(pk=note.pk)
+    assert (saved.title, saved.is_trashed) == ("Groceries", True)
