@@ -102,9 +102,7 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
-    """Revoke every token of the requesting user."""
-
-    authentication_classes = [TokenAuthentication]
+    """Revoke every token of the requesting user (from a browser's session too, cutting off every device)."""
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
@@ -113,21 +111,32 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(generics.RetrieveDestroyAPIView):
+class ChecksPasswordMixin:
+    """Count the requests of `password_checked_method`, which check the password, with PasswordCheckThrottle.
+
+    Only those: reading the form (GET, OPTIONS in the browsable API) must not
+    use up the attempts.
+    """
+
+    password_checked_method = None
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == self.password_checked_method:
+            throttles.append(PasswordCheckThrottle())
+        return throttles
+
+
+class MeView(ChecksPasswordMixin, generics.RetrieveDestroyAPIView):
     """The user making the request; DELETE deletes the account and everything in it."""
 
     serializer_class = UserSerializer
     # What DELETE takes: the password, confirming (see notesite.schema too).
     destroy_serializer_class = AccountDeleteSerializer
+    password_checked_method = "DELETE"
 
     def get_object(self):
         return self.request.user
-
-    def get_throttles(self):
-        throttles = super().get_throttles()
-        if self.request.method == "DELETE":
-            throttles.append(PasswordCheckThrottle())
-        return throttles
 
     @extend_schema(responses={204: None})
     def delete(self, request):
@@ -139,11 +148,11 @@ class MeView(generics.RetrieveDestroyAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PasswordChangeView(generics.GenericAPIView):
+class PasswordChangeView(ChecksPasswordMixin, generics.GenericAPIView):
     """Change the password; every other token of the user is revoked, this one keeps working."""
 
     serializer_class = PasswordChangeSerializer
-    throttle_classes = [*generics.GenericAPIView.throttle_classes, PasswordCheckThrottle]
+    password_checked_method = "POST"
 
     @extend_schema(responses={204: None})
     def post(self, request):

@@ -135,6 +135,21 @@ def test_logout_all_revokes_every_token_of_the_user(user, other_user):
     assert client.get("/api/auth/me/").status_code == 401
 
 
+def test_logout_all_from_a_browsers_session_revokes_every_token(user):
+    AuthToken.objects.create(user=user)
+    AuthToken.objects.create(user=user)
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+    csrf = browser.get("/api/auth/me/", HTTP_ACCEPT="text/html").cookies["csrftoken"].value
+
+    refused = browser.post("/api/auth/logout-all/")
+    response = browser.post("/api/auth/logout-all/", HTTP_X_CSRFTOKEN=csrf)
+
+    assert refused.status_code == 403  # a session's request carries its CSRF token
+    assert response.status_code == 204
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
 def test_logout_without_a_token_is_401(api_client, db):
     assert api_client.post("/api/auth/logout/").status_code == 401
     assert api_client.post("/api/auth/logout-all/").status_code == 401

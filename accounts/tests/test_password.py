@@ -161,6 +161,17 @@ def test_guessing_the_old_password_is_throttled_per_user(auth_client, other_clie
     assert change(other_client, "guess", NEW_PASSWORD).status_code == 400
 
 
+def test_reading_the_password_form_uses_up_no_attempt(auth_client, password, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"password": "2/min"}}
+    cache.clear()
+
+    reads = [auth_client.get("/api/auth/password/").status_code for _ in range(3)]
+    reads += [auth_client.options("/api/auth/password/").status_code for _ in range(3)]
+
+    assert reads == [405, 405, 405, 200, 200, 200]
+    assert change(auth_client, password, NEW_PASSWORD).status_code == 204
+
+
 def test_a_login_checked_before_a_password_change_lands_gets_no_token(api_client, user, password, monkeypatch):
     """The change commits between the login's password check and its token: the login lost the race."""
     check = AuthTokenSerializer.validate
