@@ -400,8 +400,12 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+NOTES_TOKEN_TTL_DAYS = env_int("NOTES_TOKEN_TTL_DAYS", 30)
+if not 1 <= NOTES_TOKEN_TTL_DAYS <= 36_500:
+    # 0 handed out tokens already expired; a million days overflowed every login (500).
+    raise ImproperlyConfigured(f"NOTES_TOKEN_TTL_DAYS must be from 1 to 36500, not {NOTES_TOKEN_TTL_DAYS}.")
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(days=env_int("NOTES_TOKEN_TTL_DAYS", 30)),
+    "TOKEN_TTL": timedelta(days=NOTES_TOKEN_TTL_DAYS),
     "AUTH_HEADER_PREFIX": "Token",
 }
 KNOX_TOKEN_MODEL = "accounts.AuthToken"

@@ -95,7 +95,14 @@ def test_plain_http_works_without_https_mode(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DEBUG", "maybe"), ("NOTES_MAX_BODY_BYTES", "lots"), ("NOTES_TRASH_DAYS", "-5"), ("NOTES_REVISIONS_KEPT", "0")],
+    [
+        ("DEBUG", "maybe"),
+        ("NOTES_MAX_BODY_BYTES", "lots"),
+        ("NOTES_TRASH_DAYS", "-5"),
+        ("NOTES_REVISIONS_KEPT", "0"),
+        ("NOTES_TOKEN_TTL_DAYS", "0"),
+        ("NOTES_TOKEN_TTL_DAYS", "3000000"),
+    ],
 )
 def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
     result = run_python(server_env(tmp_path, **{name: value}), "print('started')")
