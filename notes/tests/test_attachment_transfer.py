@@ -240,6 +240,21 @@ def test_import_notes_onto_a_full_disk_stops_with_a_message(user, tmp_path, atta
     assert stored_files(attachments_dir) == []
 
 
+def test_import_notes_in_one_transaction_onto_a_full_disk_says_nothing_was_imported(
+    user, tmp_path, attachments_dir, monkeypatch
+):
+    path = tmp_path / "export.json"
+    path.write_text(note_with([an_attachment()]))
+    fill_the_disk(monkeypatch, attachment_storage())
+
+    arguments = [str(path), "--user", user.username, "--single-transaction"]
+    with pytest.raises(CommandError) as stopped:
+        call_command("import_notes", *arguments, stdout=StringIO(), stderr=StringIO())
+
+    assert str(stopped.value) == "Stopped: The file storage is full: nothing was stored. Nothing was imported."
+    assert not Note.objects.exists()
+
+
 def test_an_imported_note_with_files_is_one_entry_of_the_change_feed(user):
     from conftest import client_with_token
 

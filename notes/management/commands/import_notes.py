@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Dry run: {count} note(s) would be imported; nothing was written.")
                 return
             with transaction.atomic() if single_transaction else nullcontext():
-                created = self.create(source, owner, count, batch_size)
+                created = self.create(source, owner, count, batch_size, single_transaction)
         self.stdout.write(f"Imported {created} note(s) for {owner.username}.")
 
     def validate_entries(self, source):
@@ -63,15 +63,18 @@ class Command(BaseCommand):
             self.report(rejected)
         return progress.done
 
-    def create(self, source, owner, count, batch_size):
+    def create(self, source, owner, count, batch_size, single_transaction):
         created = 0
         with Progress(self.stderr, "Importing", count) as progress:
             for batch in batched(importing.validated(source), batch_size):
                 try:
                     created += len(importing.entries_create(owner=owner, entries=batch))
                 except (DatabaseError, StorageUnavailable) as exc:
+                    reason = str(exc).rstrip(".")
+                    if single_transaction:
+                        raise CommandError(f"Stopped: {reason}. Nothing was imported.") from exc
                     raise CommandError(
-                        f"Stopped after {created} of {count} note(s), which were kept: {exc}. "
+                        f"Stopped after {created} of {count} note(s), which were kept: {reason}. "
                         "Use --single-transaction to import all or nothing."
                     ) from exc
                 progress.advance(len(batch))
