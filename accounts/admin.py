@@ -54,6 +54,13 @@ class UserAdmin(DeletesWhatItOwnsMixin, StrictAdminMixin, auth_admin.UserAdmin):
     inlines = [AuthTokenInline]
     change_password_form = PasswordSetForm
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a user deletes all they own (DeletesWhatItOwnsMixin): only a
+        # superuser may do that to a superuser. Bulk deletes ask this of each user.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request, obj):
         user_delete(user=obj)
 

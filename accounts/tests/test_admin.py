@@ -219,6 +219,27 @@ def test_staff_who_may_not_delete_users_still_cannot(user, auth_client):
     assert User.objects.filter(pk=user.pk).exists()
 
 
+def test_only_a_superuser_may_delete_a_superuser(user, auth_client):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    NoteFactory(owner=superuser)
+    staff = staff_client("view_user", "delete_user")
+
+    single = staff.post(f"/admin/accounts/user/{superuser.pk}/delete/", {"post": "yes"})
+    confirmation = staff.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [superuser.pk, user.pk]}
+    )
+    bulk = staff.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [superuser.pk, user.pk], "post": "yes"},
+    )
+
+    assert single.status_code == 403
+    assert confirmation.context["perms_lacking"] == {"user"}
+    assert bulk.status_code == 403
+    assert User.objects.filter(pk__in=[superuser.pk, user.pk]).count() == 2
+    assert Note.objects.filter(owner=superuser).exists()
+
+
 def test_the_admins_add_user_form_refuses_a_name_differing_only_in_case(admin_client):
     UserFactory(username="Ärger")
 
