@@ -5,6 +5,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AdminTextareaWidget
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, truncatechars
 from django.urls import reverse
 from django.utils import timezone
@@ -306,7 +307,7 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
         if change:
-            note = Note.objects.get(pk=obj.pk)
+            note = get_object_or_404(Note, pk=obj.pk)  # deleted forever meanwhile: changeform_view says so
             saved = note_update(note=note, if_match={form.cleaned_data["seen_version"]}, **fields)
         else:
             saved = note_create(owner=form.cleaned_data["owner"], **fields)

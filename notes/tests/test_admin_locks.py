@@ -95,7 +95,10 @@ def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_clie
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_an_admin_save_racing_the_owner_trashing_the_note_says_nothing_was_saved(auth_client, user, monkeypatch):
+@pytest.mark.parametrize("forever", [False, True], ids=["trashed", "deleted forever"])
+def test_an_admin_save_racing_the_owner_trashing_the_note_says_nothing_was_saved(
+    auth_client, user, monkeypatch, forever
+):
     note = NoteFactory(owner=user, title="Groceries", content="milk")
     admin = Client()
     admin.force_login(UserFactory(is_staff=True, is_superuser=True))
@@ -120,12 +123,17 @@ def test_an_admin_save_racing_the_owner_trashing_the_note_says_nothing_was_saved
     )
     assert checked.wait(WAIT)
     trashed = auth_client.delete(f"/api/notes/{note.pk}/")
+    if forever:
+        assert auth_client.delete(f"/api/trash/{note.pk}/").status_code == 204
     go_on.set()
     saving.join(WAIT)
 
     assert trashed.status_code == 204
-    assert getattr(results["admin"], "status_code", results["admin"]) == 302  # not a 404
+    assert getattr(results["admin"], "status_code", results["admin"]) == 302  # not a 404 or a 500
     assert results["admin"]["Location"] == "/admin/notes/note/"
     assert "nothing was saved" in admin.get("/admin/notes/note/").content.decode()
-    saved = Note.objects.get(pk=note.pk)
-    assert (saved.title, saved.is_trashed) == ("Groceries", True)
+    if forever:
+        assert not Note.objects.filter(pk=note.pk).exists()
+    else:
+        saved = Note.objects.get(pk=note.pk)
+        assert (saved.title, saved.is_trashed) == ("Groceries", True)
