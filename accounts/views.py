@@ -102,7 +102,7 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
-    """Revoke every token of the requesting user (from a browser's session too, cutting off every device)."""
+    """Revoke every API token of the requesting user; from a browser's session too (which stays)."""
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
