@@ -35,20 +35,18 @@ def forget_positions_of_a_restored_copy(using, **kwargs):
     Migrate runs when a server starts on a restored copy (make run, the
     image's entrypoint): each restore gets a jump of its own (notes.feed).
     """
-    from django.db import connections, transaction
+    from django.db import connections
 
-    from notes.feed import RESTORED_COPY, forget_every_position_statements
+    from notes.feed import RESTORED_COPY, forget_every_position
 
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
-    with transaction.atomic(using=using), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("PRAGMA user_version")
-        if cursor.fetchone()[0] != RESTORED_COPY:
-            return
-        for statement in forget_every_position_statements():
-            cursor.execute(statement)
-        cursor.execute("PRAGMA user_version = 0")
+        marked = cursor.fetchone()[0] == RESTORED_COPY
+    if marked:
+        forget_every_position(using)
 
 
 class NotesConfig(AppConfig):

@@ -197,6 +197,16 @@ def forget_every_position_statements():
     ]
 
 
+def forget_every_position(using):
+    """forget_every_position_statements(), in one transaction, also clearing a SQLite copy's RESTORED_COPY mark."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for statement in forget_every_position_statements():
+            cursor.execute(statement)
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA user_version = 0")
+
+
 def forget_tombstones(*, before):
     """Forget the tombstones of notes deleted forever before `before`; return how many.
 

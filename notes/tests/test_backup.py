@@ -148,6 +148,31 @@ def test_the_copy_forgets_the_feed_positions_it_handed_out_at_its_first_migrate(
 
 
 @pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_forget_feed_cursors_on_a_restored_copy_uses_up_its_mark(user, tmp_path):
+    NoteFactory(owner=user)
+    copy = tmp_path / "copy.sqlite3"
+    call_command("backup", str(copy), stdout=StringIO())
+    env = {**sqlite_environment(tmp_path), "DATABASE_URL": f"sqlite:///{copy}"}
+
+    def run(*arguments):
+        done = subprocess.run(
+            [sys.executable, MANAGE, *arguments], env=env, cwd=settings.BASE_DIR, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        with sqlite3.connect(copy) as database:
+            counters = database.execute("SELECT owner_id, last_seq, forgotten_seq FROM notes_changecounter").fetchall()
+            return counters, database.execute("PRAGMA user_version").fetchone()[0]
+
+    forgotten, mark = run("forget_feed_cursors")
+    migrated = run("migrate", "--noinput")
+
+    assert mark == 0
+    assert migrated == (forgotten, 0)  # one jump, not two
+    assert all(last == remembered >= 2**40 for _, last, remembered in forgotten)
+
+
+@pytest.mark.sqlite
 @pytest.mark.stress
 def test_a_client_of_a_server_restored_from_a_backup_is_told_to_resync_each_time(tmp_path):
     env = server_env(tmp_path, WEB_CONCURRENCY=1)
