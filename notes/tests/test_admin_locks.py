@@ -50,17 +50,18 @@ def finished_or_waiting_for_a_lock(thread):
         time.sleep(0.01)
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_client, user, monkeypatch):
-    note = NoteFactory(owner=user, title="Groceries", content="milk")
+def admin_save_held_after_its_check(note, monkeypatch):
+    """An admin saving `note` from its change page, held between the form's check and its save.
+
+    Returns the admin's client, the event that lets the save go on, the
+    saving thread and the dict its answer lands in (under "admin").
+    """
     admin = Client()
     admin.force_login(UserFactory(is_staff=True, is_superuser=True))
     checked, go_on = threading.Event(), threading.Event()
     clean = NoteAdminForm.clean
 
     def clean_then_wait(form):
-        # The API edit comes in between the form's check and its save.
         cleaned_data = clean(form)
         checked.set()
         go_on.wait(WAIT)
@@ -68,7 +69,6 @@ def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_clie
 
     monkeypatch.setattr(NoteAdminForm, "clean", clean_then_wait)
     results = {}
-
     saving = in_thread(
         lambda: admin.post(
             f"/admin/notes/note/{note.pk}/change/",
@@ -78,6 +78,15 @@ def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_clie
         "admin",
     )
     assert checked.wait(WAIT)
+    return admin, go_on, saving, results
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_save_and_an_api_edit_of_the_same_note_never_deadlock(auth_client, user, monkeypatch):
+    note = NoteFactory(owner=user, title="Groceries", content="milk")
+    # The API edit comes in between the form's check and its save.
+    _, go_on, saving, results = admin_save_held_after_its_check(note, monkeypatch)
     editing = in_thread(
         lambda: auth_client.patch(f"/api/notes/{note.pk}/", {"content": "oat milk"}, format="json"), results, "api"
     )
@@ -100,28 +109,7 @@ def test_an_admin_save_racing_the_owner_trashing_the_note_says_nothing_was_saved
     auth_client, user, monkeypatch, forever
 ):
     note = NoteFactory(owner=user, title="Groceries", content="milk")
-    admin = Client()
-    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
-    checked, go_on = threading.Event(), threading.Event()
-    clean = NoteAdminForm.clean
-
-    def clean_then_wait(form):
-        cleaned_data = clean(form)
-        checked.set()
-        go_on.wait(WAIT)
-        return cleaned_data
-
-    monkeypatch.setattr(NoteAdminForm, "clean", clean_then_wait)
-    results = {}
-    saving = in_thread(
-        lambda: admin.post(
-            f"/admin/notes/note/{note.pk}/change/",
-            {"title": "From the admin", "content": "milk", "tags": "", "seen_version": note.version},
-        ),
-        results,
-        "admin",
-    )
-    assert checked.wait(WAIT)
+    admin, go_on, saving, results = admin_save_held_after_its_check(note, monkeypatch)
     trashed = auth_client.delete(f"/api/notes/{note.pk}/")
     if forever:
         assert auth_client.delete(f"/api/trash/{note.pk}/").status_code == 204

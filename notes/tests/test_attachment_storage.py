@@ -38,22 +38,25 @@ def s3(settings, monkeypatch):
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "attachments": {
-                "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
-                "OPTIONS": {
-                    "bucket_name": BUCKET,
-                    "region_name": "us-east-1",
-                    "access_key": "testing",
-                    "secret_key": "testing",
-                    "location": "attachments",
-                    "default_acl": None,
-                    "file_overwrite": True,
-                },
-            },
-        }
+        settings.STORAGES = {**settings.STORAGES, "attachments": s3_storage()}
         yield client
+
+
+def s3_storage(**options):
+    """STORAGES["attachments"] for the test bucket, with these options besides."""
+    return {
+        "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
+        "OPTIONS": {
+            "bucket_name": BUCKET,
+            "region_name": "us-east-1",
+            "access_key": "testing",
+            "secret_key": "testing",
+            "location": "attachments",
+            "default_acl": None,
+            "file_overwrite": True,
+            **options,
+        },
+    }
 
 
 def keys(client):
@@ -79,20 +82,7 @@ def s3_at(settings, monkeypatch):
     def configure(endpoint_url, client_config):
         settings.STORAGES = {
             **settings.STORAGES,
-            "attachments": {
-                "BACKEND": "notes.attachments.storage.S3AttachmentStorage",
-                "OPTIONS": {
-                    "bucket_name": BUCKET,
-                    "endpoint_url": endpoint_url,
-                    "region_name": "us-east-1",
-                    "access_key": "testing",
-                    "secret_key": "testing",
-                    "location": "attachments",
-                    "default_acl": None,
-                    "file_overwrite": True,
-                    "client_config": client_config,
-                },
-            },
+            "attachments": s3_storage(endpoint_url=endpoint_url, client_config=client_config),
         }
 
     return configure
