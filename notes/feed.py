@@ -172,6 +172,7 @@ def _check_remembered(owner, after):
             "Re-sync from the beginning: request the feed without a cursor, and drop every local note "
             "that the re-sync does not return."
         )
+    return forgotten
 
 
 def forget_every_position_statements():

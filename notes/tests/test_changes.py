@@ -295,6 +295,8 @@ def test_a_re_sync_after_tombstones_were_forgotten_can_be_polled(auth_client, us
     assert titles == ["kept"]
     assert polled.status_code == 200
     assert polled.json()["changes"] == []
+    # An empty page hands the cursor on as good as it came: polled again and again.
+    assert read(auth_client, read(auth_client, polled.json()["cursor"])["cursor"])["changes"] == []
 
 
 def test_forgetting_one_users_tombstones_leaves_other_users_cursors_alone(auth_client, user, other_user, settings):
