@@ -46,8 +46,8 @@ def exception_handler(exc, context):
         # long import in one transaction): nothing was written; try again.
         exc = DatabaseBusy()
     response = drf_exception_handler(exc, context)
-    if isinstance(exc, DatabaseBusy):
-        response["Retry-After"] = str(exc.retry_after)
+    if retry_after := getattr(exc, "retry_after", None):  # a 503 to be retried (DatabaseBusy, StorageUnavailable)
+        response["Retry-After"] = str(retry_after)
     return response
 
 

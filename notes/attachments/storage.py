@@ -39,6 +39,7 @@ class StorageUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The file storage failed: try again later."
     default_code = "storage_unavailable"
+    retry_after = 30  # seconds, in the answer's Retry-After (notesite.exceptions)
 
 
 class StorageFull(StorageUnavailable):
@@ -47,6 +48,7 @@ class StorageFull(StorageUnavailable):
     status_code = status.HTTP_507_INSUFFICIENT_STORAGE
     default_detail = "The file storage is full: nothing was stored."
     default_code = "storage_full"
+    retry_after = None  # not until someone makes room
 
 
 @contextmanager

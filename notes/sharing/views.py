@@ -208,7 +208,9 @@ def shared_attachment(request, token, attachment_id):
         response = file_response(request, attachment.file, attachment.filename)
     except StorageUnavailable:
         # A plain view: DRF's handler, which answers the API's JSON 503, is not in the way here.
-        return HttpResponse(UNAVAILABLE, status=503, headers=PAGE_HEADERS)
+        return HttpResponse(
+            UNAVAILABLE, status=503, headers={**PAGE_HEADERS, "Retry-After": str(StorageUnavailable.retry_after)}
+        )
     response["X-Robots-Tag"] = PAGE_HEADERS["X-Robots-Tag"]
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -58,6 +58,7 @@ def test_a_file_missing_from_the_folder_answers_503_and_is_logged(
 
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "30"
     assert response.json() == {"detail": "The file storage failed: try again later."}
     [record] = storage_errors(caplog)
     assert record.levelno == logging.ERROR
@@ -200,6 +201,7 @@ def test_an_upload_to_a_full_disk_answers_507_and_leaves_no_partial_file(
     response = upload(auth_client, note, PNG)
 
     assert response.status_code == 507
+    assert "Retry-After" not in response  # not until someone makes room
     assert response.json() == {"detail": "The file storage is full: nothing was stored."}
     assert stored_files(attachments_dir) == []
     assert not StoredFile.objects.exists()

@@ -191,6 +191,7 @@ def test_a_bucket_refusing_connections_answers_503_on_download_and_public_image(
     assert download.status_code == 503
     assert download.json() == {"detail": "The file storage failed: try again later."}
     assert image.status_code == 503
+    assert download["Retry-After"] == image["Retry-After"] == "30"
     assert b"try again later" in image.content
     assert [type(error) for error in storage_errors(caplog)] == [EndpointConnectionError] * 2
 
