@@ -11,7 +11,7 @@ from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
 from notes.attachments.sniff import INLINE_TYPES
-from notes.attachments.storage import CHUNK_BYTES, open_range, storage_errors_answered
+from notes.attachments.storage import CHUNK_BYTES, attachment_storage, open_range, storage_errors_answered
 
 # Larger than any file: a position of 20 digits or more reads as this, which
 # answers the same (the rest of the file, or nothing), where int() would
@@ -101,6 +101,10 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
     status = 206 if byte_range else 200
 
     if request.method == "HEAD":
+        # Answered as GET would be: 503 for bytes the storage does not have.
+        with storage_errors_answered(f"find {stored.name}"):
+            if not attachment_storage().exists(stored.name):
+                raise FileNotFoundError(stored.name)
         response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
     else:
         with storage_errors_answered(f"read {stored.name}"):

@@ -65,6 +65,17 @@ def test_a_file_missing_from_the_folder_answers_503_and_is_logged(
     assert isinstance(record.exc_info[1], FileNotFoundError)
 
 
+def test_head_of_a_file_missing_from_the_folder_answers_503_as_get_does(auth_client, attached, attachments_dir, caplog):
+    [path] = stored_files(attachments_dir)
+    path.unlink()
+
+    response = auth_client.head(attached["download_url"])
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert [type(record.exc_info[1]) for record in storage_errors(caplog)] == [FileNotFoundError]
+
+
 def test_an_unreadable_file_answers_503(auth_client, attached, caplog, monkeypatch):
     denied = PermissionError(errno.EACCES, "Permission denied")
     monkeypatch.setattr(attachment_storage(), "open_range", raising(denied))
