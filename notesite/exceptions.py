@@ -17,7 +17,7 @@ class DatabaseBusy(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("The database is busy with a long write: try again shortly.")
     default_code = "database_busy"
-    retry_after = 1
+    wait = 1  # seconds, sent as Retry-After by DRF's exception handler
 
 
 class RequestBodyTooLarge(APIException):
@@ -45,10 +45,7 @@ def exception_handler(exc, context):
         # A write that waited NOTES_SQLITE_BUSY_TIMEOUT for another's lock (a
         # long import in one transaction): nothing was written; try again.
         exc = DatabaseBusy()
-    response = drf_exception_handler(exc, context)
-    if retry_after := getattr(exc, "retry_after", None):  # a 503 to be retried (DatabaseBusy, StorageUnavailable)
-        response["Retry-After"] = str(retry_after)
-    return response
+    return drf_exception_handler(exc, context)
 
 
 def _sqlite_busy(exc):

@@ -39,7 +39,7 @@ class StorageUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The file storage failed: try again later."
     default_code = "storage_unavailable"
-    retry_after = 30  # seconds, in the answer's Retry-After (notesite.exceptions)
+    wait = 30  # seconds: DRF's exception handler sends an exception's `wait` as Retry-After
 
 
 class StorageFull(StorageUnavailable):
@@ -48,7 +48,7 @@ class StorageFull(StorageUnavailable):
     status_code = status.HTTP_507_INSUFFICIENT_STORAGE
     default_detail = "The file storage is full: nothing was stored."
     default_code = "storage_full"
-    retry_after = None  # not until someone makes room
+    wait = None  # no Retry-After: not until someone makes room
 
 
 @contextmanager

@@ -209,7 +209,7 @@ def shared_attachment(request, token, attachment_id):
     except StorageUnavailable:
         # A plain view: DRF's handler, which answers the API's JSON 503, is not in the way here.
         return HttpResponse(
-            UNAVAILABLE, status=503, headers={**PAGE_HEADERS, "Retry-After": str(StorageUnavailable.retry_after)}
+            UNAVAILABLE, status=503, headers={**PAGE_HEADERS, "Retry-After": str(StorageUnavailable.wait)}
         )
     response["X-Robots-Tag"] = PAGE_HEADERS["X-Robots-Tag"]
     response["Referrer-Policy"] = "no-referrer"
