@@ -175,35 +175,30 @@ def _check_remembered(owner, after):
     return forgotten
 
 
-def forget_every_position_statements():
-    """SQL that makes every cursor handed out so far answer 410: for a database restored from a backup.
+def forget_every_position(using):
+    """Make every cursor handed out so far answer 410: for a database restored from a backup.
 
     A restored database goes back to positions it had handed out already and
     would hand them out again, for other changes: a cursor from before the
     restore would then skip those, and the client keep notes the server no
     longer has. So every user's positions jump far past any the database
     could have handed out (2**40 and more, by a random amount so that two
-    copies of one database do not land together), and everything before
+    restores of one database do not land together), and everything before
     the jump counts as forgotten, as tombstones do: a cursor from before it
     answers 410 and its client re-syncs. A user without a counter gets one.
-    Run by `manage.py forget_feed_cursors` (after `pg_restore`), and by the
-    first migrate on a SQLite copy `manage.py backup` wrote (RESTORED_COPY).
+    Run by `manage.py forget_feed_cursors`, and by the first migrate on a
+    SQLite copy `manage.py backup` wrote, whose RESTORED_COPY mark it clears.
     """
     jump = 2**40 + secrets.randbelow(2**40)
-    counters, users = ChangeCounter._meta.db_table, get_user_model()._meta.db_table
-    return [
-        f"UPDATE {counters} SET last_seq = last_seq + {jump}, forgotten_seq = last_seq + {jump}",
-        f"INSERT INTO {counters} (owner_id, last_seq, forgotten_seq) "
-        f"SELECT id, {jump}, {jump} FROM {users} WHERE id NOT IN (SELECT owner_id FROM {counters})",
-    ]
-
-
-def forget_every_position(using):
-    """forget_every_position_statements(), in one transaction, also clearing a SQLite copy's RESTORED_COPY mark."""
     connection = connections[using]
+    counters, users = (connection.ops.quote_name(model._meta.db_table) for model in (ChangeCounter, get_user_model()))
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        for statement in forget_every_position_statements():
-            cursor.execute(statement)
+        cursor.execute(f"UPDATE {counters} SET last_seq = last_seq + %s, forgotten_seq = last_seq + %s", [jump, jump])
+        cursor.execute(
+            f"INSERT INTO {counters} (owner_id, last_seq, forgotten_seq) "
+            f"SELECT id, %s, %s FROM {users} WHERE id NOT IN (SELECT owner_id FROM {counters})",
+            [jump, jump],
+        )
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA user_version = 0")
 
