@@ -328,15 +328,14 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
         # What the confirmation page offered decides, not the note's state now: a "move to the
         # trash" posted twice, or after the owner trashed the note, must not delete it forever.
         if request.POST.get("delete") == "forever":
+            changed = NothingDeleted(f"The note “{obj}” changed since the page was drawn: nothing was deleted.")
             # Only from a page drawn for the note in the trash, at the version it is still at.
             if not (obj.is_trashed and request.POST.get("seen_version") == str(obj.version)):
-                raise NothingDeleted(f"The note “{obj}” changed since the page was drawn: nothing was deleted.")
+                raise changed
             try:
                 note_delete_forever(note=obj, if_match={obj.version})
             except (Http404, VersionConflict):  # restored or changed since it was read
-                raise NothingDeleted(
-                    f"The note “{obj}” changed since the page was drawn: nothing was deleted."
-                ) from None
+                raise changed from None
         else:
             try:
                 note_trash(note=obj)
