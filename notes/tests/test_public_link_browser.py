@@ -11,6 +11,8 @@ confirm, prompt), page error or script-related console message fails it.
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
 
 from notes.services import note_create
 from notes.sharing.services import public_link_create
@@ -19,6 +21,28 @@ from notes.tests.xss_corpus import CASES
 
 CHROMIUM = Path("/usr/bin/chromium")
 EVENTS = ["mouseover", "mouseenter", "mousemove", "mousedown", "mouseup", "focus", "blur", "toggle", "animationstart"]
+
+
+class OneRequestAtATime(WSGIServer):
+    """The live server, answering one request at a time.
+
+    With SQLite in memory it shares the test's database connection, and the
+    threaded server Django uses answered the page and the requests its
+    corpus makes at once on that one connection: their transactions
+    interleaved ("no such savepoint"), a 500 now and then.
+    """
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        # LiveServerThread.run installs the shared connections in the one thread that serves.
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_request_at_a_time():
+    # Session-scoped, so it is in place before pytest-django's session live_server starts.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveServerThread, "server_class", OneRequestAtATime)
+        yield
 
 
 @pytest.fixture
