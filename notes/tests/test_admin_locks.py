@@ -17,24 +17,9 @@ from accounts.tests.factories import UserFactory
 from notes.admin import NoteAdminForm
 from notes.models import Note
 from notes.tests.factories import NoteFactory
+from notesite.tests.threads import in_thread
 
 WAIT = 30  # seconds: only ever reached when something is broken
-
-
-def in_thread(function, results, name):
-    """Run `function` on its own database connection, in a thread, keeping its result or its error."""
-
-    def run():
-        try:
-            results[name] = function()
-        except Exception as error:  # a deadlock, seen by the test rather than lost in the thread
-            results[name] = error
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def finished_or_waiting_for_a_lock(thread):

@@ -8,16 +8,10 @@ import pytest
 
 from notes.attachments.downloads import Unsatisfiable, parse_range
 from notes.tests.attachment_helpers import PNG, body, sha256, upload
-from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
-
-
-@pytest.fixture
-def note(user):
-    return NoteFactory(owner=user)
 
 
 @pytest.fixture

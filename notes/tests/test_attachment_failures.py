@@ -22,16 +22,6 @@ from notes.tests.factories import NoteFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def note(user):
-    return NoteFactory(owner=user)
-
-
-@pytest.fixture
-def attached(auth_client, note):
-    return upload(auth_client, note, PNG, "dot.png").json()
-
-
 def storage_errors(caplog):
     """The storage failures logged at ERROR, each with its traceback."""
     return [record for record in caplog.records if record.name.startswith("notes.attachments.") and record.exc_info]

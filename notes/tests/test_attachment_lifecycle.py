@@ -21,16 +21,6 @@ from notes.tests.factories import NoteFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def note(user):
-    return NoteFactory(owner=user)
-
-
-@pytest.fixture
-def attached(auth_client, note):
-    return upload(auth_client, note, PNG, "dot.png").json()
-
-
 def test_a_trashed_notes_attachments_are_404_like_the_note(auth_client, note, attached):
     note_trash(note=note)
 

@@ -14,11 +14,6 @@ FIELDS = {"id", "url", "download_url", "filename", "content_type", "size", "sha2
 
 
 @pytest.fixture
-def note(user):
-    return NoteFactory(owner=user)
-
-
-@pytest.fixture
 def others_attachment(other_user, other_client):
     note = NoteFactory(owner=other_user)
     return Attachment.objects.get(pk=upload(other_client, note, PNG, "secret.png").json()["id"])

@@ -21,6 +21,7 @@ from notes.models import Note
 from notes.services import note_update
 from notes.tests.factories import NoteFactory
 from notesite.tests.servers import BASE_DIR, Server, manage, server_env
+from notesite.tests.threads import in_thread
 
 WAIT = 30  # seconds: only ever reached when something is broken
 
@@ -33,20 +34,6 @@ def follow(get, cursor=None):
         cursor = page["cursor"]
         if not page["has_more"]:
             return entries, cursor
-
-
-def in_thread(function):
-    """Run `function` on its own database connection, in a thread; returns the thread."""
-
-    def run():
-        try:
-            function()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def wait_for_lock_waiters(count):
