@@ -1,11 +1,17 @@
-"""Request parsers bounded by NOTES_MAX_BODY_BYTES; JSON parsed strictly by orjson."""
+"""Request parsers bounded by NOTES_MAX_BODY_BYTES; JSON parsed strictly by orjson; form fields only UTF-8 text."""
+
+import codecs
 
 import orjson
 from django.conf import settings
+from django.http import QueryDict
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 
 from notesite.exceptions import RequestBodyTooLarge
+from notesite.middleware import percent_decoded, text_errors
 
 
 class BodyLimitMixin:
@@ -40,12 +46,61 @@ class JSONParser(BodyLimitMixin, parsers.JSONParser):
 
 
 class FormParser(BodyLimitMixin, parsers.FormParser):
+    """Form fields as UTF-8 text, checked as the query string's are (notesite.middleware).
+
+    Django decodes a form with replacement characters, and a body that is no
+    UTF-8 at all as Latin-1: text changed unseen. The form has no charset of
+    its own (WHATWG URL standard, application/x-www-form-urlencoded): UTF-8.
+    """
+
     def parse(self, stream, media_type=None, parser_context=None):
         self.check_declared_length(parser_context)
-        return super().parse(stream, media_type, parser_context)
+        body = stream.read()
+        # First: it refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields before they are checked.
+        data = QueryDict(body, encoding="utf-8")
+        if errors := text_errors(percent_decoded(body)):
+            raise ValidationError(errors)
+        return data
+
+
+# Django's multipart parser decodes each field with errors="replace", turning
+# bytes that are no UTF-8 text into U+FFFD unseen. Decoded with this codec
+# instead, such bytes are kept as lone surrogates (surrogateescape), so that
+# MultiPartParser can get them back and name the field. Text that is UTF-8
+# (all of a file name, which Django has decoded before) is decoded as UTF-8.
+ESCAPED_UTF8 = "notes-escaped-utf-8"
+
+
+def _escaped_utf8(name):
+    if name != "notes_escaped_utf_8":  # as codecs normalises it
+        return None
+    return codecs.CodecInfo(
+        name=ESCAPED_UTF8,
+        encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
+    )
+
+
+codecs.register(_escaped_utf8)
 
 
 class MultiPartParser(BodyLimitMixin, parsers.MultiPartParser):
+    """Multipart fields as UTF-8 text, checked as a form's are; the bytes of files are not text, and are not checked."""
+
     def parse(self, stream, media_type=None, parser_context=None):
         self.check_declared_length(parser_context)
-        return super().parse(stream, media_type, parser_context)
+        request = parser_context["request"]
+        meta = {**request.META, "CONTENT_TYPE": media_type}
+        try:
+            data, files = DjangoMultiPartParser(meta, stream, request.upload_handlers, ESCAPED_UTF8).parse()
+        except MultiPartParserError as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from None
+        pairs = (
+            (name.encode(ESCAPED_UTF8), value.encode(ESCAPED_UTF8)) for name, values in data.lists() for value in values
+        )
+        if errors := text_errors(pairs):
+            for _, uploads in files.lists():
+                for upload in uploads:
+                    upload.close()
+            raise ValidationError(errors)
+        return parsers.DataAndFiles(data, files)
