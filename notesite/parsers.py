@@ -10,20 +10,26 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
-from notesite.exceptions import RequestBodyTooLarge
+from notesite.exceptions import RequestBodyTooLarge, UnsupportedContentEncoding
 from notesite.middleware import percent_decoded, text_errors
 
 
 class BodyLimitMixin:
-    """Refuse a body over the limit with 413 before reading it."""
+    """Refuse a coded body with 415, and one over the limit with 413, before reading it."""
 
     def body_limit(self):
         return settings.NOTES_MAX_BODY_BYTES
 
-    def check_declared_length(self, parser_context):
+    def check_headers(self, parser_context):
+        meta = parser_context["request"].META
+        # Every body the API parses comes through here: one header lookup.
+        # Without this, a gzip body was read as if it were plain bytes.
+        coding = meta.get("HTTP_CONTENT_ENCODING")
+        if coding and any(c.strip().lower() not in {"identity", ""} for c in coding.split(",")):
+            raise UnsupportedContentEncoding(coding)
         limit = self.body_limit()
         try:
-            declared = int(parser_context["request"].META.get("CONTENT_LENGTH") or 0)
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise ParseError("Content-Length must be an integer.") from None
         if declared > limit:
@@ -35,13 +41,18 @@ class JSONParser(BodyLimitMixin, parsers.JSONParser):
     """Strict JSON: NaN, lone surrogates and over-deep nesting answer 400."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = self.check_declared_length(parser_context)
+        limit = self.check_headers(parser_context)
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise RequestBodyTooLarge(limit)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            # orjson calls bytes that are no UTF-8 "surrogates not allowed", whatever they are.
+            try:
+                body.decode()
+            except UnicodeDecodeError:
+                raise ParseError("JSON parse error - the body is not UTF-8 text: JSON must be UTF-8.") from None
             raise ParseError(f"JSON parse error - {exc}") from None
 
 
@@ -54,7 +65,7 @@ class FormParser(BodyLimitMixin, parsers.FormParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        self.check_declared_length(parser_context)
+        self.check_headers(parser_context)
         body = stream.read()
         # First: it refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields before they are checked.
         data = QueryDict(body, encoding="utf-8")
@@ -88,7 +99,7 @@ class MultiPartParser(BodyLimitMixin, parsers.MultiPartParser):
     """Multipart fields as UTF-8 text, checked as a form's are; the bytes of files are not text, and are not checked."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        self.check_declared_length(parser_context)
+        self.check_headers(parser_context)
         request = parser_context["request"]
         meta = {**request.META, "CONTENT_TYPE": media_type}
         try:

@@ -1,9 +1,10 @@
-"""Form and multipart bodies hold UTF-8 text.
+"""Form and multipart bodies hold UTF-8 text, and coded bodies are refused.
 
 Found against real gunicorn: form fields that were no UTF-8 were stored as
-U+FFFD (or as Latin-1).
+U+FFFD (or as Latin-1), and a gzip body was parsed as plain bytes.
 """
 
+import gzip
 import json
 
 import pytest
@@ -133,3 +134,58 @@ def test_a_multipart_import_is_checked_the_same_way(auth_client):
 
     assert response.status_code == 201, response.content
     assert Note.objects.get().title == TEXT
+
+
+@pytest.mark.parametrize(
+    ("coding", "data"),
+    [
+        pytest.param("gzip", gzip.compress(b'{"title": "gz"}'), id="gzip"),
+        pytest.param("br", b'{"title": "plain bytes"}', id="br-over-plain-bytes"),
+        pytest.param("x-bogus", b'{"title": "plain bytes"}', id="unknown-coding"),
+        pytest.param("identity, gzip", gzip.compress(b'{"title": "gz"}'), id="identity-then-gzip"),
+    ],
+)
+def test_a_coded_body_is_415_saying_what_is_accepted(auth_client, coding, data):
+    response = auth_client.post("/api/notes/", data, content_type="application/json", HTTP_CONTENT_ENCODING=coding)
+
+    assert response.status_code == 415, response.content
+    assert "identity" in response.json()["detail"]
+    assert response["Accept-Encoding"] == "identity"
+    assert not Note.objects.exists()
+
+
+def test_an_identity_body_is_read_as_any_other(auth_client):
+    response = auth_client.post(
+        "/api/notes/", b'{"title": "plain"}', content_type="application/json", HTTP_CONTENT_ENCODING="identity"
+    )
+
+    assert response.status_code == 201
+
+
+def test_a_coded_upload_or_import_is_415(auth_client, user):
+    note = NoteFactory(owner=user)
+    file = SimpleUploadedFile("a.txt", gzip.compress(b"hello"))
+    coded = {"HTTP_CONTENT_ENCODING": "gzip"}
+
+    uploaded = auth_client.post(f"/api/notes/{note.pk}/attachments/", {"file": file}, format="multipart", **coded)
+    raw_import = auth_client.post("/api/import/", gzip.compress(b"[]"), content_type="application/json", **coded)
+    form_patch = auth_client.patch(f"/api/notes/{note.pk}/", b"title=x", content_type=FORM, **coded)
+
+    assert (uploaded.status_code, raw_import.status_code, form_patch.status_code) == (415, 415, 415)
+    assert not note.attachments.exists()
+
+
+def test_a_json_body_that_is_no_utf8_is_400_saying_json_is_utf8(auth_client):
+    latin1 = '{"title": "café"}'.encode("latin-1")
+
+    response = auth_client.post("/api/notes/", latin1, content_type="application/json; charset=latin-1")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - the body is not UTF-8 text: JSON must be UTF-8."}
+
+
+def test_an_escaped_lone_surrogate_in_json_is_still_refused_as_before(auth_client):
+    response = auth_client.post("/api/notes/", b'{"title": "\\ud800"}', content_type="application/json")
+
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["detail"]
