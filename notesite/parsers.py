@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import QueryDict
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from django.utils.http import parse_header_parameters
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
@@ -96,22 +97,60 @@ codecs.register(_escaped_utf8)
 
 
 class MultiPartParser(BodyLimitMixin, parsers.MultiPartParser):
-    """Multipart fields as UTF-8 text, checked as a form's are; the bytes of files are not text, and are not checked."""
+    """Multipart fields as UTF-8 text, checked as a form's are; a body without its closing boundary is 400.
+
+    Django's parser takes a body with no boundary in it (or one cut short) as
+    a form of no fields, or of what came before the cut: a PATCH of garbage
+    answered 200 having changed nothing. The bytes of files are not text, and
+    are not checked.
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):
         self.check_headers(parser_context)
         request = parser_context["request"]
         meta = {**request.META, "CONTENT_TYPE": media_type}
+        # Django refuses a missing or non-ASCII boundary itself, before reading the body.
+        boundary = parse_header_parameters(media_type)[1].get("boundary", "")
+        body = ClosingDelimiterWatch(stream, b"--%s--" % boundary.encode("ascii", "replace"))
         try:
-            data, files = DjangoMultiPartParser(meta, stream, request.upload_handlers, ESCAPED_UTF8).parse()
+            data, files = DjangoMultiPartParser(meta, body, request.upload_handlers, ESCAPED_UTF8).parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from None
-        pairs = (
-            (name.encode(ESCAPED_UTF8), value.encode(ESCAPED_UTF8)) for name, values in data.lists() for value in values
-        )
-        if errors := text_errors(pairs):
+        try:
+            if not body.closed:
+                raise ParseError(
+                    "Multipart form parse error - the body is malformed: it does not end with "
+                    f"its closing boundary (--{boundary}--)."
+                )
+            pairs = (
+                (name.encode(ESCAPED_UTF8), value.encode(ESCAPED_UTF8))
+                for name, values in data.lists()
+                for value in values
+            )
+            if errors := text_errors(pairs):
+                raise ValidationError(errors)
+        except Exception:
             for _, uploads in files.lists():
                 for upload in uploads:
                     upload.close()
-            raise ValidationError(errors)
+            raise
         return parsers.DataAndFiles(data, files)
+
+
+class ClosingDelimiterWatch:
+    """A multipart body read through, noting whether its close delimiter (RFC 2046 5.1.1) went by."""
+
+    def __init__(self, stream, close_delimiter):
+        self.stream = stream
+        self.close_delimiter = close_delimiter
+        self.closed = False
+        # The end of what was read so far: a delimiter may straddle two reads.
+        self.tail = b""
+
+    def read(self, size=-1):
+        data = self.stream.read(size)
+        if data and not self.closed:
+            overlap = len(self.close_delimiter) - 1
+            self.closed = self.close_delimiter in self.tail + data[:overlap] or self.close_delimiter in data
+            self.tail = (self.tail + data[-overlap:])[-overlap:]
+        return data

@@ -1,7 +1,8 @@
-"""Form and multipart bodies hold UTF-8 text, and coded bodies are refused.
+"""Form and multipart bodies hold UTF-8 text, coded bodies are refused, and a malformed multipart body is 400.
 
 Found against real gunicorn: form fields that were no UTF-8 were stored as
-U+FFFD (or as Latin-1), and a gzip body was parsed as plain bytes.
+U+FFFD (or as Latin-1), a gzip body was parsed as plain bytes, and a
+multipart body with no boundary in it was taken as an empty form.
 """
 
 import gzip
@@ -9,6 +10,7 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.test import Client
 
 from notes.models import Note
@@ -189,3 +191,58 @@ def test_an_escaped_lone_surrogate_in_json_is_still_refused_as_before(auth_clien
 
     assert response.status_code == 400
     assert "surrogate" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"garbage", id="no-boundary"),
+        pytest.param(b'--B\r\nContent-Disposition: form-data; name="title"\r\n\r\ncut short', id="cut-short"),
+        pytest.param(
+            b'--B\r\nContent-Disposition: form-data; name="title"\r\n\r\nno close\r\n--B\r\n', id="no-close-delimiter"
+        ),
+    ],
+)
+def test_a_malformed_multipart_body_is_400_saying_so(auth_client, user, data):
+    note = NoteFactory(owner=user, title="Kept")
+
+    created = auth_client.post("/api/notes/", data, content_type=MULTIPART)
+    patched = auth_client.patch(f"/api/notes/{note.pk}/", data, content_type=MULTIPART)
+
+    note.refresh_from_db()
+    assert (created.status_code, patched.status_code) == (400, 400)
+    assert "malformed" in created.json()["detail"]
+    assert "malformed" in patched.json()["detail"]
+    assert (Note.objects.count(), note.title, note.version) == (1, "Kept", 1)
+
+
+def test_a_malformed_upload_is_400_and_stores_nothing(auth_client, user):
+    note = NoteFactory(owner=user)
+    cut = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhalf a fi'
+
+    response = auth_client.post(f"/api/notes/{note.pk}/attachments/", cut, content_type=MULTIPART)
+
+    assert response.status_code == 400
+    assert "malformed" in response.json()["detail"]
+    assert not note.attachments.exists()
+
+
+def test_a_well_formed_multipart_body_of_no_fields_is_an_empty_form(auth_client):
+    response = auth_client.post("/api/notes/", b"--B--\r\n", content_type=MULTIPART)
+
+    assert response.status_code == 400
+    assert response.json() == {"title": ["This field is required."]}
+
+
+def test_a_closing_boundary_split_between_reads_is_found(auth_client, settings):
+    # Django reads a multipart body in chunks of its upload handlers' size.
+    settings.FILE_UPLOAD_HANDLERS = ["notesite.tests.test_request_bodies.TinyChunks"]
+
+    response = auth_client.post("/api/notes/", multipart((b"title", TEXT.encode())), content_type=MULTIPART)
+
+    assert response.status_code == 201, response.content
+    assert response.json()["title"] == TEXT
+
+
+class TinyChunks(MemoryFileUploadHandler):
+    chunk_size = 4
