@@ -1,4 +1,4 @@
-"""Project-wide middleware: optional trailing slashes, request logging, the content security policy, query strings."""
+"""Project-wide middleware: HEAD, optional trailing slashes, request logging, the CSP, query strings."""
 
 import json
 import logging
@@ -10,6 +10,29 @@ from django.conf import settings
 from django.http import JsonResponse
 
 request_log = logging.getLogger("notes.request")
+
+
+class HeadMiddleware:
+    """Answer HEAD with the status and headers GET would have, and no body (RFC 9110 9.3.2).
+
+    Django runs a view's GET for a HEAD and leaves dropping the body to the
+    server: gunicorn logged a warning for each, and a HEAD of the export
+    produced the whole export to throw it away. A streamed body is dropped
+    before it is produced; any other keeps the Content-Length that
+    CommonMiddleware, further in, has given it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD":
+            if response.streaming:
+                response.streaming_content = []
+            else:
+                response.content = b""
+        return response
 
 
 class OptionalTrailingSlashMiddleware:
