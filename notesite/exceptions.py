@@ -28,6 +28,20 @@ class RequestBodyTooLarge(APIException):
         super().__init__(f"Request body too large: the limit is {limit} bytes.")
 
 
+class UnsupportedContentEncoding(APIException):
+    """A request body compressed (or otherwise coded): the API reads only bodies sent as they are."""
+
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_content_encoding"
+    accepted = "identity"
+
+    def __init__(self, coding):
+        super().__init__(
+            f"Unsupported Content-Encoding {coding!r}: send the body uncompressed "
+            f"(the accepted encodings: {self.accepted} only)."
+        )
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus Django's request-size exceptions as clean 4xx answers, a write
     that failed because its user's account was deleted meanwhile, and SQLite's lock timeout."""
@@ -45,7 +59,11 @@ def exception_handler(exc, context):
         # A write that waited NOTES_SQLITE_BUSY_TIMEOUT for another's lock (a
         # long import in one transaction): nothing was written; try again.
         exc = DatabaseBusy()
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, UnsupportedContentEncoding):
+        # RFC 9110 12.5.3: a 415's Accept-Encoding names the codings a request body may have.
+        response["Accept-Encoding"] = exc.accepted
+    return response
 
 
 def _sqlite_busy(exc):

@@ -1,8 +1,9 @@
 """Health checks for load balancers and orchestrators.
 
-They are answered by a middleware placed first, before host validation, the
-HTTPS redirect, sessions and request logging: probes come over plain HTTP to
-an address, with whatever Host header, many times a minute.
+They are answered by a middleware placed first (but for HeadMiddleware,
+which only drops a HEAD's body), before host validation, the HTTPS redirect,
+sessions and request logging: probes come over plain HTTP to an address,
+with whatever Host header, many times a minute.
 """
 
 from django.db import DatabaseError, connection

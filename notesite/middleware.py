@@ -1,4 +1,4 @@
-"""Project-wide middleware: optional trailing slashes, request logging, the content security policy, query strings."""
+"""Project-wide middleware: HEAD, optional trailing slashes, request logging, the CSP, query strings."""
 
 import json
 import logging
@@ -10,6 +10,29 @@ from django.conf import settings
 from django.http import JsonResponse
 
 request_log = logging.getLogger("notes.request")
+
+
+class HeadMiddleware:
+    """Answer HEAD with the status and headers GET would have, and no body (RFC 9110 9.3.2).
+
+    Django runs a view's GET for a HEAD and leaves dropping the body to the
+    server: gunicorn logged a warning for each, and a HEAD of the export
+    produced the whole export to throw it away. A streamed body is dropped
+    before it is produced; any other keeps the Content-Length that
+    CommonMiddleware, further in, has given it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD":
+            if response.streaming:
+                response.streaming_content = []
+            else:
+                response.content = b""
+        return response
 
 
 class OptionalTrailingSlashMiddleware:
@@ -57,29 +80,45 @@ class QueryStringMiddleware:
 
 # The parameters the API reads every value of (notes.filters.TagsField: tag=a&tag=b).
 REPEATABLE = {"tag"}
-UNDECODABLE = "Not UTF-8 text: percent-encoded bytes that decode to no characters (or to a surrogate)."
+UNDECODABLE = "Not UTF-8 text: bytes (percent-encoded or not) that decode to no characters, or to a surrogate."
 REPEATED = "Give this parameter once."
 NUL = "Null characters are not allowed."
 
 
 def query_string_errors(query_string):
     """{name: [message]} for each parameter that is no UTF-8 text once percent-decoded, holds a NUL, or is repeated."""
-    errors, seen = {}, set()
+    pairs = list(percent_decoded(query_string))
+    errors, seen = text_errors(pairs), set()
+    for raw_name, _ in pairs:
+        name = raw_name.decode(errors="replace")
+        if name in seen and name not in REPEATABLE:
+            errors.setdefault(name, [REPEATED])
+        seen.add(name)
+    return errors
+
+
+def percent_decoded(query_string):
+    """The (name, value) byte pairs of a query string, or of a form body, which has the same form."""
     for pair in query_string.split(b"&"):
         raw_name, _, value = pair.partition(b"=")
-        raw_name = unquote_to_bytes(raw_name.replace(b"+", b" "))
-        name = raw_name.decode(errors="replace")
+        yield unquote_to_bytes(raw_name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))
+
+
+def text_errors(pairs):
+    """{name: [message]} for each (name, value) pair of bytes that is no UTF-8 text or whose value holds a NUL.
+
+    Also what notesite.parsers checks a form body's fields with.
+    """
+    errors = {}
+    for raw_name, raw_value in pairs:
         try:
             raw_name.decode()
-            text = unquote_to_bytes(value.replace(b"+", b" ")).decode()
+            text = raw_value.decode()
         except UnicodeDecodeError:
-            errors[name] = [UNDECODABLE]
+            errors[raw_name.decode(errors="replace")] = [UNDECODABLE]
         else:
             if "\x00" in text:
-                errors[name] = [NUL]
-            elif name in seen and name not in REPEATABLE:
-                errors.setdefault(name, [REPEATED])
-        seen.add(name)
+                errors[raw_name.decode()] = [NUL]
     return errors
 
 

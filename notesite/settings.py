@@ -127,6 +127,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a HEAD's body is dropped only once every other middleware
+    # has set its headers (CommonMiddleware's Content-Length among them),
+    # the health checks' answers included.
+    "notesite.middleware.HeadMiddleware",
     "notesite.health.HealthCheckMiddleware",
     "notesite.middleware.OptionalTrailingSlashMiddleware",
     "notesite.middleware.RequestLogMiddleware",

@@ -14,8 +14,8 @@ class AttachmentMultiPartParser(MultiPartParser):
     def body_limit(self):
         return settings.NOTES_ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
 
-    def check_declared_length(self, parser_context):
+    def check_headers(self, parser_context):
         try:
-            return super().check_declared_length(parser_context)
+            return super().check_headers(parser_context)
         except RequestBodyTooLarge:
             raise FileTooLarge(settings.NOTES_ATTACHMENT_MAX_BYTES) from None

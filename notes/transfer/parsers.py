@@ -36,7 +36,7 @@ class RawFileParser(BodyLimitMixin, BaseParser):
         return settings.NOTES_IMPORT_MAX_BYTES
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = self.check_declared_length(parser_context)
+        limit = self.check_headers(parser_context)
         # Closed by the import view when it is done with the file.
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
         size = 0
