@@ -217,6 +217,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Django's cache reads a comma- or semicolon-separated list of servers,
+    # each a URL redis-py takes. Anything else passed every check and /readyz,
+    # then failed each throttled request with a 500.
+    for redis_server in re.split("[;,]", REDIS_URL):
+        if not redis_server.startswith(("redis://", "rediss://", "unix://")):
+            shown = redis_server.rsplit("@", 1)[-1]  # never a password in the log
+            raise ImproperlyConfigured(
+                f"REDIS_URL must start with redis://, rediss:// or unix:// (e.g. redis://host:6379/0), not {shown!r}."
+            )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

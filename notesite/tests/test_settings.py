@@ -123,3 +123,30 @@ def test_server_side_cursors_are_off_behind_pgbouncer(tmp_path, value, disabled)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(disabled)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379/11", "localhost:6379", "nonsense", "redis://a:6379/0,b:6379/0"])
+def test_redis_url_without_a_scheme_redis_takes_is_refused_at_start(tmp_path, url):
+    result = run_python(server_env(tmp_path, REDIS_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "REDIS_URL must start with redis://, rediss:// or unix://" in result.stderr
+
+
+def test_redis_url_error_never_shows_the_password(tmp_path):
+    result = run_python(server_env(tmp_path, REDIS_URL="redis:/:hunter2-secret@cache:6379/0"), "print('started')")
+
+    assert result.returncode != 0
+    assert "REDIS_URL" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/14", "rediss://cache:6380/0", "unix:///run/redis.sock?db=1"])
+def test_redis_urls_with_a_scheme_redis_takes_are_accepted(tmp_path, url):
+    result = run_python(
+        server_env(tmp_path, REDIS_URL=url),
+        "from django.conf import settings; print(settings.CACHES['default']['LOCATION'])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == url
