@@ -455,6 +455,10 @@ NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
 # A search ranks at most this many of the newest matching notes (README,
 # "Finding notes").
 NOTES_SEARCH_WINDOW = env_int("NOTES_SEARCH_WINDOW", 1000)
+if not 1 <= NOTES_SEARCH_WINDOW <= 1_000_000_000:
+    # 0 or less ranked nothing: every search answered []. Past 64 bits the
+    # database could not take it as a LIMIT (a 500 on every search).
+    raise ImproperlyConfigured(f"NOTES_SEARCH_WINDOW must be from 1 to 1000000000, not {NOTES_SEARCH_WINDOW}.")
 # Form and multipart bodies (browsable API, admin) obey the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = NOTES_MAX_BODY_BYTES
 # Nothing lost (README, "Nothing lost"): revisions kept per note, days in the

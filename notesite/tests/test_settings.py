@@ -150,3 +150,11 @@ def test_redis_urls_with_a_scheme_redis_takes_are_accepted(tmp_path, url):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == url
+
+
+@pytest.mark.parametrize("value", ["0", "-5", str(10**20)])
+def test_search_window_outside_its_range_is_refused_at_start(tmp_path, value):
+    result = run_python(server_env(tmp_path, NOTES_SEARCH_WINDOW=value), "print('started')")
+
+    assert result.returncode != 0
+    assert f"NOTES_SEARCH_WINDOW must be from 1 to 1000000000, not {value}." in result.stderr
