@@ -106,6 +106,13 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("dj
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+if not ALLOWED_HOSTS and not DEBUG:
+    # Set but empty: Django would answer every request 400 (with DEBUG on it
+    # lets localhost in).
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is set but names no host, so every request would answer 400: list the host names the site "
+        "answers to (e.g. notes.example.com), or unset it for the default 127.0.0.1,localhost,[::1]."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [

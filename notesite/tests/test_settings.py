@@ -158,3 +158,30 @@ def test_search_window_outside_its_range_is_refused_at_start(tmp_path, value):
 
     assert result.returncode != 0
     assert f"NOTES_SEARCH_WINDOW must be from 1 to 1000000000, not {value}." in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", " , "])
+def test_empty_allowed_hosts_is_refused_at_start_with_debug_off(tmp_path, value):
+    result = run_python(server_env(tmp_path, ALLOWED_HOSTS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is set but names no host" in result.stderr
+
+
+def test_empty_allowed_hosts_is_accepted_with_debug_on(tmp_path):
+    result = run_python(
+        server_env(tmp_path, ALLOWED_HOSTS="", DEBUG="true"),
+        "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_unset_allowed_hosts_is_the_local_addresses(tmp_path):
+    result = run_python(
+        server_env(tmp_path), "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "127.0.0.1,localhost,[::1]"
