@@ -190,6 +190,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
     DATABASES["default"]["ENGINE"] = "notesite.sqlite"
+    # The two the README offers; OFF (or EXTRA, or a typo) was written into
+    # the PRAGMA as given, and OFF can lose answered writes in a power cut.
+    sqlite_synchronous = env_str("NOTES_SQLITE_SYNCHRONOUS").strip() or "FULL"
+    if sqlite_synchronous.upper() not in {"FULL", "NORMAL"}:
+        raise ImproperlyConfigured(f"NOTES_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not {sqlite_synchronous!r}.")
     DATABASES["default"]["OPTIONS"] = {
         # Writers take the lock when their transaction starts, so two workers
         # never deadlock upgrading a read lock ("database is locked").
@@ -199,7 +204,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # WAL on every commit, so a note answered 201 survives a power cut.
         "init_command": (
             "PRAGMA journal_mode=WAL;"
-            f"PRAGMA synchronous={env_str('NOTES_SQLITE_SYNCHRONOUS', 'FULL')};"
+            f"PRAGMA synchronous={sqlite_synchronous.upper()};"
             "PRAGMA foreign_keys=ON;"
             "PRAGMA cache_size=-32000;"
             "PRAGMA mmap_size=268435456;"

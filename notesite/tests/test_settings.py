@@ -185,3 +185,28 @@ def test_unset_allowed_hosts_is_the_local_addresses(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "127.0.0.1,localhost,[::1]"
+
+
+@pytest.mark.parametrize("value", ["OFF", "EXTRA", "2", "FULL;PRAGMA foreign_keys=OFF"])
+def test_sqlite_synchronous_other_than_full_or_normal_is_refused_at_start(tmp_path, value):
+    result = run_python(server_env(tmp_path, NOTES_SQLITE_SYNCHRONOUS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "NOTES_SQLITE_SYNCHRONOUS must be FULL or NORMAL" in result.stderr
+
+
+SYNCHRONOUS_PROBE = (
+    "from django.db import connection; print(connection.cursor().execute('PRAGMA synchronous').fetchone()[0])"
+)
+
+
+@pytest.mark.parametrize(("value", "level"), [(None, "2"), ("FULL", "2"), ("normal", "1")])
+def test_sqlite_synchronous_full_or_normal_is_applied(tmp_path, value, level):
+    env = server_env(tmp_path)
+    if value is not None:
+        env["NOTES_SQLITE_SYNCHRONOUS"] = value
+
+    result = run_python(env, SYNCHRONOUS_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == level
