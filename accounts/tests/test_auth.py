@@ -328,6 +328,28 @@ def test_registration_is_throttled_per_address(api_client, signup, settings):
     assert "Retry-After" in response
 
 
+def test_closed_sign_up_answers_403_past_the_register_rate_and_counts_nothing(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "register": "2/min"},
+    }
+    cache.clear()
+
+    closed = [api_client.post("/api/auth/register/", {}, format="json") for _ in range(4)]
+    settings.NOTES_ALLOW_SIGNUP = True
+    opened = [api_client.post("/api/auth/register/", {}, format="json").status_code for _ in range(3)]
+
+    assert [response.status_code for response in closed] == [403] * 4
+    assert all("Sign-up is disabled" in response.json()["detail"] for response in closed)
+    assert opened == [400, 400, 429]
+
+
+def test_closed_sign_up_leaves_other_methods_their_405(api_client, db):
+    response = api_client.get("/api/auth/register/")
+
+    assert response.status_code == 405
+
+
 def test_throttle_counts_live_in_the_shared_database_cache(api_client, user, settings):
     """Counts in the database are seen by every worker; LocMem would count per process."""
     assert settings.CACHES["default"]["BACKEND"] == "notesite.cache.DatabaseCache"
