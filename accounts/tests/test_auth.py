@@ -202,6 +202,17 @@ def test_registration_with_an_unknown_field_is_400_and_creates_no_one(api_client
     assert not User.objects.filter(username="newcomer").exists()
 
 
+def test_registration_answers_an_unknown_field_beside_the_other_fields_errors(api_client, signup):
+    body = {"username": "", "password": 42, "is_staff": True}
+
+    response = api_client.post("/api/auth/register/", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "password", "is_staff"}
+    assert response.json()["is_staff"] == ["Unknown field."]
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize(
     "weak_password",
     ["short", "password", "12345678901", "newcomer123"],
