@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
@@ -8,13 +7,14 @@ from knox.settings import knox_settings
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication
 from accounts.models import AuthToken, User
+from accounts.permissions import SignUpAllowed
 from accounts.serializers import (
     AccountDeleteSerializer,
     PasswordChangeSerializer,
@@ -68,7 +68,7 @@ class RegisterView(generics.GenericAPIView):
     """Create an account and its first token (only when NOTES_ALLOW_SIGNUP is on)."""
 
     authentication_classes = []
-    permission_classes = [AllowAny]
+    permission_classes = [SignUpAllowed]
     throttle_classes = [AddressRateThrottle]
     throttle_scope = "register"
     serializer_class = RegisterSerializer
@@ -81,8 +81,6 @@ class RegisterView(generics.GenericAPIView):
         auth=[],
     )
     def post(self, request):
-        if not settings.NOTES_ALLOW_SIGNUP:
-            raise PermissionDenied("Sign-up is disabled on this server: ask its administrator for an account.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.save()

@@ -9,6 +9,7 @@ as the browsable API's filter form sends every field.
 """
 
 import datetime
+import re
 from dataclasses import dataclass
 
 import django_filters
@@ -92,6 +93,11 @@ class TagsField(forms.Field):
         return sorted(set(names))
 
 
+# A time followed by a space and an offset without its sign: "+01:00" sent
+# unencoded in a query string, where + stands for a space.
+UNENCODED_PLUS = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? \d\d(?::?\d\d)?")
+
+
 class UpdatedSinceField(forms.Field):
     """ISO 8601 date or date-time; without a zone it is UTC."""
 
@@ -107,6 +113,13 @@ class UpdatedSinceField(forms.Field):
                 return parsed.astimezone(datetime.UTC)
         except (ValueError, OverflowError):
             pass
+        if UNENCODED_PLUS.search(value):
+            raise ValidationError(
+                # %% as django-filter %-formats messages.
+                "Must be an ISO 8601 date or date-time. It has a space where an offset's + would be: a + in a "
+                "query string means a space, so percent-encode it as %%2B, e.g. 2026-11-24T10:00:00%%2B01:00.",
+                code="unencoded_plus",
+            )
         raise ValidationError("Must be an ISO 8601 date or date-time, e.g. 2026-11-24T10:00:00Z.", code="invalid")
 
 

@@ -226,11 +226,18 @@ class StrictFieldsMixin:
     form_fields = frozenset({"csrfmiddlewaretoken"})
 
     def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = set(data) - set(self.fields) - self.form_fields
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
+        unknown = sorted(set(data) - set(self.fields) - self.form_fields) if isinstance(data, Mapping) else []
+        errors = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not (unknown and isinstance(error.detail, Mapping)):
+                raise
+            # One answer names every mistake: the fields' errors beside the unknown ones.
+            errors = dict(error.detail)
+        if unknown:
+            raise serializers.ValidationError({**errors, **{name: ["Unknown field."] for name in unknown}})
+        return value
 
 
 class StrictCharField(serializers.CharField):

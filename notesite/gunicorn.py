@@ -5,6 +5,7 @@ Any other gunicorn flag can be given in GUNICORN_CMD_ARGS.
 
 import ctypes
 import os
+import shutil
 import signal
 import sys
 
@@ -37,18 +38,35 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 
 
+def typed_path(path):
+    """`path` as typed from the working directory: relative when it is under it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def python_command():
+    """How to run this server's Python from here: `python` when PATH finds it (the Docker image), else its path."""
+    on_path = shutil.which("python")
+    # Compared by folder, not by the file a symlink names: a virtualenv's python links to the system's.
+    if on_path and os.path.dirname(os.path.abspath(on_path)) == os.path.dirname(os.path.abspath(sys.executable)):
+        return "python"
+    return typed_path(sys.executable) if sys.executable else "python"
+
+
 def when_ready(server):
     # The bound address, not the configured one: port 0 means "any free port".
     host, port = server.LISTENERS[0].sock.getsockname()[:2]
     if host in {"0.0.0.0", "::"}:
         host = "127.0.0.1"
     base = f"http://{host}:{port}"
+    manage_py = typed_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "manage.py"))
     print(
         f"\nNotes is serving on {base}\n"
         f"  API (browsable):  {base}/api/\n"
         f"  API docs:         {base}/api/docs/  (ReDoc: {base}/api/redoc/)\n"
         f"  Admin:            {base}/admin/\n"
-        "Create a user:      .venv/bin/python manage.py createsuperuser\n"
+        f"Create a user:      {python_command()} {manage_py} createsuperuser\n"
+        "                    (with this server's environment: NOTES_DATA_DIR, DATABASE_URL, ...)\n"
         "Stop with Ctrl-C.\n",
         file=sys.stderr,
         flush=True,

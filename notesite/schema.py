@@ -91,7 +91,10 @@ class AutoSchema(openapi.AutoSchema):
         # Every operation: a query parameter given twice or holding a NUL is
         # refused before any view runs (notesite.middleware.QueryStringMiddleware).
         codes = ["400"]
-        if not any(permission is AllowAny for permission in self.view.permission_classes):
+        # A view that authenticates no one (login, register) refuses with 403, never 401.
+        if self.view.authentication_classes and not any(
+            permission is AllowAny for permission in self.view.permission_classes
+        ):
             codes.append("401")
         if "{" in self.path:
             codes.append("404")

@@ -106,6 +106,13 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("dj
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+if not ALLOWED_HOSTS and not DEBUG:
+    # Set but empty: Django would answer every request 400 (with DEBUG on it
+    # lets localhost in).
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is set but names no host, so every request would answer 400: list the host names the site "
+        "answers to (e.g. notes.example.com), or unset it for the default 127.0.0.1,localhost,[::1]."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -187,6 +194,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
     DATABASES["default"]["ENGINE"] = "notesite.sqlite"
+    # The two the README offers; OFF (or EXTRA, or a typo) was written into
+    # the PRAGMA as given, and OFF can lose answered writes in a power cut.
+    sqlite_synchronous = env_str("NOTES_SQLITE_SYNCHRONOUS").strip() or "FULL"
+    if sqlite_synchronous.upper() not in {"FULL", "NORMAL"}:
+        raise ImproperlyConfigured(f"NOTES_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not {sqlite_synchronous!r}.")
     DATABASES["default"]["OPTIONS"] = {
         # Writers take the lock when their transaction starts, so two workers
         # never deadlock upgrading a read lock ("database is locked").
@@ -196,7 +208,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # WAL on every commit, so a note answered 201 survives a power cut.
         "init_command": (
             "PRAGMA journal_mode=WAL;"
-            f"PRAGMA synchronous={env_str('NOTES_SQLITE_SYNCHRONOUS', 'FULL')};"
+            f"PRAGMA synchronous={sqlite_synchronous.upper()};"
             "PRAGMA foreign_keys=ON;"
             "PRAGMA cache_size=-32000;"
             "PRAGMA mmap_size=268435456;"
@@ -221,6 +233,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Django's cache reads a comma- or semicolon-separated list of servers,
+    # each a URL redis-py takes. Anything else passed every check and /readyz,
+    # then failed each throttled request with a 500.
+    for redis_server in re.split("[;,]", REDIS_URL):
+        if not redis_server.startswith(("redis://", "rediss://", "unix://")):
+            shown = redis_server.rsplit("@", 1)[-1]  # never a password in the log
+            raise ImproperlyConfigured(
+                f"REDIS_URL must start with redis://, rediss:// or unix:// (e.g. redis://host:6379/0), not {shown!r}."
+            )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -450,6 +471,10 @@ NOTES_MAX_CONTENT_CHARS = env_int("NOTES_MAX_CONTENT_CHARS", 100_000)
 # A search ranks at most this many of the newest matching notes (README,
 # "Finding notes").
 NOTES_SEARCH_WINDOW = env_int("NOTES_SEARCH_WINDOW", 1000)
+if not 1 <= NOTES_SEARCH_WINDOW <= 1_000_000_000:
+    # 0 or less ranked nothing: every search answered []. Past 64 bits the
+    # database could not take it as a LIMIT (a 500 on every search).
+    raise ImproperlyConfigured(f"NOTES_SEARCH_WINDOW must be from 1 to 1000000000, not {NOTES_SEARCH_WINDOW}.")
 # Form and multipart bodies (browsable API, admin) obey the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = NOTES_MAX_BODY_BYTES
 # Nothing lost (README, "Nothing lost"): revisions kept per note, days in the

@@ -212,6 +212,16 @@ def test_a_note_written_while_the_account_is_deleted_is_401_not_500(auth_client,
     assert not Note.objects.exists()
 
 
+def test_an_unknown_field_is_answered_beside_a_missing_password(auth_client, user):
+    response = auth_client.delete("/api/auth/me/", {"x": 1}, format="json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"password": ["This field is required."], "x": ["Unknown field."]},
+    )
+    assert User.objects.filter(pk=user.pk).exists()
+
+
 def test_an_unknown_field_beside_the_password_is_400_and_deletes_nothing(auth_client, user, password):
     response = auth_client.delete("/api/auth/me/", {"password": password, "x": 1}, format="json")
 

@@ -202,6 +202,17 @@ def test_registration_with_an_unknown_field_is_400_and_creates_no_one(api_client
     assert not User.objects.filter(username="newcomer").exists()
 
 
+def test_registration_answers_an_unknown_field_beside_the_other_fields_errors(api_client, signup):
+    body = {"username": "", "password": 42, "is_staff": True}
+
+    response = api_client.post("/api/auth/register/", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "password", "is_staff"}
+    assert response.json()["is_staff"] == ["Unknown field."]
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize(
     "weak_password",
     ["short", "password", "12345678901", "newcomer123"],
@@ -326,6 +337,28 @@ def test_registration_is_throttled_per_address(api_client, signup, settings):
 
     assert response.status_code == 429
     assert "Retry-After" in response
+
+
+def test_closed_sign_up_answers_403_past_the_register_rate_and_counts_nothing(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "register": "2/min"},
+    }
+    cache.clear()
+
+    closed = [api_client.post("/api/auth/register/", {}, format="json") for _ in range(4)]
+    settings.NOTES_ALLOW_SIGNUP = True
+    opened = [api_client.post("/api/auth/register/", {}, format="json").status_code for _ in range(3)]
+
+    assert [response.status_code for response in closed] == [403] * 4
+    assert all("Sign-up is disabled" in response.json()["detail"] for response in closed)
+    assert opened == [400, 400, 429]
+
+
+def test_closed_sign_up_leaves_other_methods_their_405(api_client, db):
+    response = api_client.get("/api/auth/register/")
+
+    assert response.status_code == 405
 
 
 def test_throttle_counts_live_in_the_shared_database_cache(api_client, user, settings):

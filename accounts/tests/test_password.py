@@ -207,6 +207,17 @@ def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user
     assert response["WWW-Authenticate"] == "Token"
 
 
+def test_an_unknown_field_is_answered_beside_the_other_fields_errors(auth_client, user, password):
+    response = auth_client.post(
+        "/api/auth/password/", {"old_password": password, "new_password": 42, "x": 1}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"new_password", "x"}
+    assert response.json()["x"] == ["Unknown field."]
+    assert User.objects.get(pk=user.pk).check_password(password)
+
+
 def test_an_unknown_field_is_400_and_changes_nothing(auth_client, user, password):
     response = auth_client.post(
         "/api/auth/password/", {"old_password": password, "new_password": NEW_PASSWORD, "x": 1}, format="json"

@@ -171,6 +171,31 @@ def test_invalid_values_are_400_naming_the_parameter(auth_client, user, paramete
     assert list(response.json()) == [parameter]
 
 
+@pytest.mark.parametrize("offset", ["+01:00", "+0100", "+01"])
+def test_updated_since_with_an_unencoded_plus_says_to_percent_encode_it(auth_client, db, offset):
+    # "+" in a query string decodes to a space: the client meant an offset.
+    response = auth_client.get(f"/api/notes/?updated_since=2026-01-01T00:00:00{offset}")
+
+    assert response.status_code == 400
+    (message,) = response.json()["updated_since"]
+    assert "percent-encode it as %2B" in message
+
+
+def test_updated_since_with_a_percent_encoded_plus_is_read(auth_client, user):
+    note = NoteFactory(owner=user)
+    set_updated_at(note, datetime.datetime(2026, 1, 10, 12, 0, tzinfo=datetime.UTC))
+
+    response = auth_client.get("/api/notes/?updated_since=2026-01-10T13:00:00%2B01:00")
+
+    assert [found["id"] for found in response.json()["results"]] == [note.pk]
+
+
+def test_updated_since_without_a_plus_gets_the_plain_message(auth_client, db):
+    response = auth_client.get("/api/notes/?updated_since=yesterday")
+
+    assert response.json() == {"updated_since": ["Must be an ISO 8601 date or date-time, e.g. 2026-11-24T10:00:00Z."]}
+
+
 def test_every_invalid_parameter_is_named(auth_client, db):
     response = auth_client.get("/api/notes/", {"pinned": "maybe", "ordering": "bogus", "tag": "a b"})
 

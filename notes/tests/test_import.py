@@ -266,6 +266,17 @@ def test_one_invalid_note_rejects_the_whole_import(auth_client):
     assert errors[2] == {"pined": ["Unknown field."]}
 
 
+def test_a_rejected_entry_names_its_unknown_fields_beside_its_invalid_ones(auth_client):
+    body = document({"title": "", "tags": ["no spaces allowed"], "pined": True})
+
+    response = post_raw(auth_client, json.dumps(body), "application/json")
+
+    assert_rejected(response, ["notes[0]"])
+    errors = response.json()["rejected"][0]["errors"]
+    assert set(errors) == {"title", "tags", "pined"}
+    assert errors["pined"] == ["Unknown field."]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

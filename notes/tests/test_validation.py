@@ -166,6 +166,51 @@ def test_unknown_fields_are_refused_on_patch_too(auth_client, user):
     assert response.json() == {"pined": ["Unknown field."]}
 
 
+def test_unknown_fields_are_answered_with_the_other_fields_errors(auth_client):
+    # The README's walk-through example: the unknown field hid the other two mistakes.
+    response = create(auth_client, {"title": "  ", "tags": ["not a tag!"], "pined": True})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"title", "tags", "pined"}
+    assert body["title"] == ["This field may not be blank."]
+    assert body["pined"] == ["Unknown field."]
+    assert not Note.objects.exists()
+
+
+def test_unknown_fields_are_answered_with_the_other_fields_errors_on_patch(auth_client, user):
+    note = NoteFactory(owner=user, title="kept")
+
+    response = auth_client.patch(f"/api/notes/{note.pk}/", {"title": "", "pined": True}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"title": ["This field may not be blank."], "pined": ["Unknown field."]}
+    note.refresh_from_db()
+    assert note.title == "kept"
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "format_", "invalid"),
+    [
+        ("/api/tags/rename/", {"from": "", "to": "b", "x": 1}, "json", "from"),
+        ("/api/notes/{note}/share/", {"expires_at": "tomorrow", "x": 1}, "json", "expires_at"),
+        ("/api/notes/{note}/attachments/", {"file": "just text", "x": "1"}, "multipart", "file"),
+        ("/api/import/", {"file": "just text", "x": "1"}, "multipart", "file"),
+    ],
+)
+def test_every_strict_serializer_answers_unknown_and_invalid_fields_together(
+    auth_client, user, path, data, format_, invalid
+):
+    note = NoteFactory(owner=user)
+
+    response = auth_client.post(path.format(note=note.pk), data, format=format_)
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert set(body) == {invalid, "x"}, body
+    assert body["x"] == ["Unknown field."]
+
+
 @pytest.mark.parametrize("body", ["[]", '"a string"', "42", "null", "true"])
 def test_body_that_is_not_an_object_is_400(auth_client, body):
     response = auth_client.post("/api/notes/", body, content_type="application/json")

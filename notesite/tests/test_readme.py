@@ -41,6 +41,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     assert '"title":"Groceries for Sunday"' in out
     assert '"changed_fields":' in out
     assert '"pined":["Unknown field."]' in out
+    assert '{"title":["This field may not be blank."],"tags":["Tag \'not a tag!\' may contain only' in out
     assert "HTTP/1.1 204 No Content" in out
     assert '{"detail":"No Note matches the given query."}' in out
 

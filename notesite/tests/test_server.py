@@ -5,7 +5,9 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
+import types
 
 import httpx
 import pytest
@@ -28,6 +30,57 @@ def test_banner_says_where_everything_is(served):
 
     for line in ["/api/", "/api/docs/", "/admin/", "manage.py createsuperuser"]:
         assert line in output
+
+
+def test_banners_create_user_command_works_in_the_servers_environment(served):
+    command = re.search(r"Create a user: +(.+ createsuperuser)\n", served.output()).group(1)
+    env = {**served.env, "DJANGO_SUPERUSER_PASSWORD": "banner-secret-42"}
+
+    subprocess.run(
+        [*command.split(), "--noinput", "--username", "banner", "--email", "banner@example.com"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    login = httpx.post(f"{served.url}/api/auth/token/", json={"username": "banner", "password": "banner-secret-42"})
+    assert login.status_code == 200
+    assert "this server's environment" in served.output()
+
+
+# What when_ready reads of gunicorn's arbiter: its first listener's address.
+ARBITER = types.SimpleNamespace(
+    LISTENERS=[types.SimpleNamespace(sock=types.SimpleNamespace(getsockname=lambda: ("0.0.0.0", 8000)))]
+)
+
+
+def banner_user_command(monkeypatch, capsys, *, executable, path):
+    from notesite import gunicorn as gunicorn_config
+
+    monkeypatch.setattr(sys, "executable", str(executable))
+    monkeypatch.setenv("PATH", str(path))
+    monkeypatch.chdir(BASE_DIR)
+    gunicorn_config.when_ready(ARBITER)
+    return re.search(r"Create a user: +(.+)\n", capsys.readouterr().err).group(1)
+
+
+def test_banner_names_python_when_path_finds_the_servers_own(monkeypatch, capsys, tmp_path):
+    # The Docker image: /usr/local/bin/python, and no .venv.
+    (tmp_path / "python").write_text("")
+    (tmp_path / "python").chmod(0o755)
+
+    command = banner_user_command(monkeypatch, capsys, executable=tmp_path / "python", path=tmp_path)
+
+    assert command == "python manage.py createsuperuser"
+
+
+def test_banner_names_the_virtualenvs_python_by_its_path(monkeypatch, capsys, tmp_path):
+    # make run: gunicorn from .venv/bin, which is not on PATH.
+    command = banner_user_command(monkeypatch, capsys, executable=BASE_DIR / ".venv/bin/python3", path=tmp_path)
+
+    assert command == ".venv/bin/python3 manage.py createsuperuser"
 
 
 def test_static_files_are_served_with_debug_off(served):

@@ -123,3 +123,90 @@ def test_server_side_cursors_are_off_behind_pgbouncer(tmp_path, value, disabled)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(disabled)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379/11", "localhost:6379", "nonsense", "redis://a:6379/0,b:6379/0"])
+def test_redis_url_without_a_scheme_redis_takes_is_refused_at_start(tmp_path, url):
+    result = run_python(server_env(tmp_path, REDIS_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "REDIS_URL must start with redis://, rediss:// or unix://" in result.stderr
+
+
+def test_redis_url_error_never_shows_the_password(tmp_path):
+    result = run_python(server_env(tmp_path, REDIS_URL="redis:/:hunter2-secret@cache:6379/0"), "print('started')")
+
+    assert result.returncode != 0
+    assert "REDIS_URL" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/14", "rediss://cache:6380/0", "unix:///run/redis.sock?db=1"])
+def test_redis_urls_with_a_scheme_redis_takes_are_accepted(tmp_path, url):
+    result = run_python(
+        server_env(tmp_path, REDIS_URL=url),
+        "from django.conf import settings; print(settings.CACHES['default']['LOCATION'])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == url
+
+
+@pytest.mark.parametrize("value", ["0", "-5", str(10**20)])
+def test_search_window_outside_its_range_is_refused_at_start(tmp_path, value):
+    result = run_python(server_env(tmp_path, NOTES_SEARCH_WINDOW=value), "print('started')")
+
+    assert result.returncode != 0
+    assert f"NOTES_SEARCH_WINDOW must be from 1 to 1000000000, not {value}." in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", " , "])
+def test_empty_allowed_hosts_is_refused_at_start_with_debug_off(tmp_path, value):
+    result = run_python(server_env(tmp_path, ALLOWED_HOSTS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is set but names no host" in result.stderr
+
+
+def test_empty_allowed_hosts_is_accepted_with_debug_on(tmp_path):
+    result = run_python(
+        server_env(tmp_path, ALLOWED_HOSTS="", DEBUG="true"),
+        "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_unset_allowed_hosts_is_the_local_addresses(tmp_path):
+    result = run_python(
+        server_env(tmp_path), "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "127.0.0.1,localhost,[::1]"
+
+
+@pytest.mark.parametrize("value", ["OFF", "EXTRA", "2", "FULL;PRAGMA foreign_keys=OFF"])
+def test_sqlite_synchronous_other_than_full_or_normal_is_refused_at_start(tmp_path, value):
+    result = run_python(server_env(tmp_path, NOTES_SQLITE_SYNCHRONOUS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "NOTES_SQLITE_SYNCHRONOUS must be FULL or NORMAL" in result.stderr
+
+
+SYNCHRONOUS_PROBE = (
+    "from django.db import connection; print(connection.cursor().execute('PRAGMA synchronous').fetchone()[0])"
+)
+
+
+@pytest.mark.parametrize(("value", "level"), [(None, "2"), ("FULL", "2"), ("normal", "1")])
+def test_sqlite_synchronous_full_or_normal_is_applied(tmp_path, value, level):
+    env = server_env(tmp_path)
+    if value is not None:
+        env["NOTES_SQLITE_SYNCHRONOUS"] = value
+
+    result = run_python(env, SYNCHRONOUS_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == level
