@@ -24,7 +24,7 @@ urlpatterns = [
     path("api-auth/", include("accounts.session_urls")),
     # Public links: a note anyone with the link may read, and its images.
     re_path(
-        r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]{1,18})/?$",
+        r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]+)/?$",
         shared_attachment,
         name="shared-attachment",
     ),
