@@ -145,7 +145,8 @@ MIDDLEWARE = [
     # the API authenticates by token (notesite.browser_middleware). CSRF's
     # stays whole: `check --deploy` looks for it by name, and it costs little.
     "notesite.browser_middleware.BrowserSessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, without a Content-Length on a 304.
+    "notesite.middleware.CommonMiddleware",
     # Inside the ones that add headers (and Content-Length), so its 413 has them too.
     "notesite.chunked.ChunkedBodyLimitMiddleware",
     "notesite.middleware.QueryStringMiddleware",
