@@ -10,6 +10,7 @@ import pytest
 from accounts.models import AuthToken
 from notes.services import note_trash
 from notes.sharing.services import public_link_create
+from notes.tests.attachment_helpers import PNG
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,11 +36,14 @@ def wsgi_client(wsgi_application, user):
         "/s/{link}/attachments/{attachment}/",
     ],
 )
-def test_a_304_has_no_content_length_and_no_other_content_type(wsgi_client, user, note, attached, path):
+def test_a_304_has_no_content_length_and_no_other_content_type(wsgi_client, user, note, path):
+    # Uploaded through the same client: a request of Django's test client
+    # would connect close_old_connections again (see the wsgi_application fixture).
+    attachment = wsgi_client.post(f"/api/notes/{note.pk}/attachments/", files={"file": ("dot.png", PNG)}).json()
     trashed = NoteFactory(owner=user)
     note_trash(note=trashed)
     link = public_link_create(note=note).token
-    path = path.format(note=note.pk, trashed=trashed.pk, attachment=attached["id"], link=link)
+    path = path.format(note=note.pk, trashed=trashed.pk, attachment=attachment["id"], link=link)
     full = wsgi_client.get(path)
 
     response = wsgi_client.get(path, headers={"If-None-Match": full.headers["ETag"]})
