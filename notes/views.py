@@ -96,14 +96,19 @@ live_note_json_of = PreparedValues(
 NOTE_ID_PARAMETER = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The note's id.")
 
 
-def note_id(pk):
-    """A URL's note id (a string) as a number, or None when no note can have it."""
-    return int(pk) if pk.isascii() and pk.isdigit() and int(pk) < 2**63 else None
+def url_id(text):
+    """A URL's id (a string) as a number, or None when no row can have it.
+
+    ASCII digits only, leading zeros allowed, below 2**63 (the largest id the
+    databases hold): int() alone also reads "+7", " 7", "0_7" and other
+    scripts' digits as 7, which would reach object 7 by other URLs.
+    """
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else None
 
 
 def live_note_or_404(user, pk):
     """The user's live note `pk` (a URL's string), or 404: the lookup of every note detail route."""
-    pk = note_id(pk)
+    pk = url_id(pk)
     note = live_note_of.first(user.pk, pk) if pk is not None else None
     if note is None:
         raise Http404("No Note matches the given query.")
@@ -113,7 +118,8 @@ def live_note_or_404(user, pk):
 class OwnedByUserMixin:
     """Scope every query to the requesting user: another user's data is a 404.
 
-    Every view over user data inherits this, so scoping lives in one place.
+    Every view over user data inherits this, so scoping lives in one place,
+    and so does reading the id in its URL (url_id): every lookup here is an id.
     """
 
     def get_queryset(self):
@@ -121,6 +127,13 @@ class OwnedByUserMixin:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return queryset.none()
         return queryset.owned_by(self.request.user)
+
+    def get_object(self):
+        # DRF hands the URL's text to the lookup, which reads it with int():
+        # an id spelled otherwise (url_id) answers as one no object has.
+        if url_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) is None:
+            raise Http404(f"No {self.queryset.model._meta.object_name} matches the given query.")
+        return super().get_object()
 
 
 class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet):
@@ -219,7 +232,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         `note.owner_id` as on a model; related objects (`note.owner`) are not
         loaded: compare ids.
         """
-        pk = note_id(self.kwargs["pk"])
+        pk = url_id(self.kwargs["pk"])
         origin, prefix = self.origin(), get_script_prefix()
         rows = live_note_json_of.rows(self.request.user.pk, pk, origin, count=1, shape=prefix) if pk is not None else []
         if not rows:

@@ -1,9 +1,11 @@
 """Health checks for load balancers and orchestrators.
 
-They are answered by a middleware placed first (but for HeadMiddleware,
-which only drops a HEAD's body), before host validation, the HTTPS redirect,
-sessions and request logging: probes come over plain HTTP to an address,
-with whatever Host header, many times a minute.
+They are answered by a middleware placed before host validation, sessions
+and request logging, and exempt from the HTTPS redirect: probes come over
+plain HTTP to an address, with whatever Host header, many times a minute.
+Only HeadMiddleware (which drops a HEAD's body) and the middleware that add
+the security headers every answer carries (docs/security.md) come before
+it; none of them reads the Host header.
 """
 
 from django.db import DatabaseError, connection

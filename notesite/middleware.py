@@ -1,4 +1,7 @@
-"""Project-wide middleware: HEAD, optional trailing slashes, request logging, the CSP, query strings."""
+"""Project-wide middleware: HEAD, optional trailing slashes, request logging, the CSP, query strings.
+
+And Django's CommonMiddleware, which must not give a 304 a Content-Length.
+"""
 
 import json
 import logging
@@ -8,6 +11,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from django.conf import settings
 from django.http import JsonResponse
+from django.middleware import common
 
 request_log = logging.getLogger("notes.request")
 
@@ -50,6 +54,20 @@ class OptionalTrailingSlashMiddleware:
         if (path == "/api" or path.startswith("/api/")) and not path.endswith("/"):
             request.path_info = path + "/"
         return self.get_response(request)
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, but it adds no Content-Length to a 304.
+
+    Django gives every answer its length (ticket #5897): `Content-Length: 0`
+    on a 304, which RFC 9110 (8.6) forbids unless it is the 200's length, and
+    gunicorn sends it as given. A 304 needs nothing else from it.
+    """
+
+    def process_response(self, request, response):
+        if response.status_code == 304:
+            return response
+        return super().process_response(request, response)
 
 
 class QueryStringMiddleware:

@@ -138,26 +138,32 @@ MIDDLEWARE = [
     # has set its headers (CommonMiddleware's Content-Length among them),
     # the health checks' answers included.
     "notesite.middleware.HeadMiddleware",
+    # Then the headers every answer carries (docs/security.md), on the
+    # answers of the middleware below too (the health checks, a CORS
+    # preflight, a 400 or 413 before the view) and on SecurityMiddleware's
+    # own HTTPS redirect. None of them reads the Host header, and the
+    # redirect spares the health checks (SECURE_REDIRECT_EXEMPT).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "notesite.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "notesite.health.HealthCheckMiddleware",
     "notesite.middleware.OptionalTrailingSlashMiddleware",
     "notesite.middleware.RequestLogMiddleware",
-    # Before anything that may answer: a preflight gets its CORS answer here.
+    # Before anything else that may answer: a preflight gets its CORS answer here.
     "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "notesite.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session, login and messages middleware, passed by for requests
     # the API authenticates by token (notesite.browser_middleware). CSRF's
     # stays whole: `check --deploy` looks for it by name, and it costs little.
     "notesite.browser_middleware.BrowserSessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, without a Content-Length on a 304.
+    "notesite.middleware.CommonMiddleware",
     # Inside the ones that add headers (and Content-Length), so its 413 has them too.
     "notesite.chunked.ChunkedBodyLimitMiddleware",
     "notesite.middleware.QueryStringMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "notesite.browser_middleware.BrowserAuthenticationMiddleware",
     "notesite.browser_middleware.BrowserMessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "notesite.urls"
@@ -367,8 +373,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SESSION_COOKIE_HTTPONLY = True
 if NOTES_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Health checks are answered before the redirect (notesite.health).
     SECURE_SSL_REDIRECT = True
+    # Probes come over plain HTTP (notesite.health); matched against the path
+    # without its first slash.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)/?$"]
     SECURE_HSTS_SECONDS = env_int("NOTES_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("NOTES_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("NOTES_HSTS_PRELOAD", default=True)

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from notes.sharing.views import shared_attachment, shared_note
+from notesite.schema_views import RedocView, SchemaView, SwaggerView
 
 urlpatterns = [
     # First: the API's routes are asked for most, and URLs are matched in order.
@@ -11,20 +11,20 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # Its init script is a file of its own (?script), so no inline script is needed. GET only:
     # its one renderer has no template for OPTIONS's answer.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        SwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="swagger-ui",
     ),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     # Session login for the browsable API, limited like the API's login.
     path("api-auth/", include("accounts.session_urls")),
     # Public links: a note anyone with the link may read, and its images.
     re_path(
-        r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]{1,18})/?$",
+        r"^s/(?P<token>[^/]+)/attachments/(?P<attachment_id>[0-9]+)/?$",
         shared_attachment,
         name="shared-attachment",
     ),

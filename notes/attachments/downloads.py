@@ -6,7 +6,7 @@ as a page; only plain images (`INLINE_TYPES`) are shown inline, everything
 else is `Content-Disposition: attachment`. The ETag is the SHA-256.
 """
 
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
@@ -81,7 +81,8 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
         "Content-Disposition": content_disposition_header(stored.content_type not in INLINE_TYPES, filename),
     }
     if _matches(request.headers.get("If-None-Match"), etag):
-        return HttpResponse(status=304, headers=headers)
+        # Without a Content-Type: HttpResponse's would be text/html, not the file's.
+        return HttpResponseNotModified(headers=headers)
 
     byte_range = None
     if request.headers.get("If-Range", etag) == etag:  # a stale If-Range gets the whole file

@@ -21,7 +21,7 @@ from notes.models import Note, PublicLink
 from notes.serializers import StrictDateTimeField, StrictFieldsMixin
 from notes.sharing import rendering
 from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
-from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin
+from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin, url_id
 
 CSS = (Path(__file__).resolve().parent.parent / "templates" / "notes" / "shared_note.css").read_text()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -201,7 +201,8 @@ def shared_attachment(request, token, attachment_id):
     """An image of the note a live link shows; the same 404 as the page otherwise."""
     if throttled := _throttled(request):
         return throttled
-    attachment = shared_image(token, int(attachment_id))
+    attachment_id = url_id(attachment_id)
+    attachment = shared_image(token, attachment_id) if attachment_id is not None else None
     if attachment is None:
         return _not_found()
     try:

@@ -82,6 +82,51 @@ def test_schema_lists_the_403_of_a_closed_sign_up(client, settings):
     assert client.post("/api/auth/register/", {}, content_type="application/json").status_code == 403
 
 
+SCHEMA_AND_DOCS_ERRORS = [
+    ("POST", "/api/schema/", {}, 405),
+    ("DELETE", "/api/schema/", {}, 405),
+    ("PURGE", "/api/schema/", {}, 405),
+    ("GET", "/api/schema/", {"HTTP_ACCEPT": "image/png"}, 406),
+    ("GET", "/api/schema/?format=openapi-json", {}, 404),
+    ("DELETE", "/api/docs/", {}, 405),
+    ("POST", "/api/redoc/", {}, 405),
+    ("GET", "/api/redoc/", {"HTTP_ACCEPT": "image/png"}, 406),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    SCHEMA_AND_DOCS_ERRORS,
+    ids=[f"{method} {path} {headers}" for method, path, headers, _ in SCHEMA_AND_DOCS_ERRORS],
+)
+def test_schema_and_docs_errors_answer_the_apis_json(client, method, path, headers, status):
+    response = client.generic(method, path, **headers)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert list(response.json()) == ["detail"]
+    assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "headers", "content_type"),
+    [
+        ("/api/schema/", {}, "application/vnd.oai.openapi; charset=utf-8"),
+        ("/api/schema/?format=json", {}, "application/vnd.oai.openapi+json"),
+        ("/api/schema/", {"HTTP_ACCEPT": "application/vnd.oai.openapi+json"}, "application/vnd.oai.openapi+json"),
+        ("/api/docs/", {}, "text/html; charset=utf-8"),
+        ("/api/redoc/", {}, "text/html; charset=utf-8"),
+    ],
+)
+def test_schema_and_docs_answer_in_their_own_formats(client, path, headers, content_type):
+    response = client.get(path, **headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
 def test_docs_pages_load_every_asset_from_this_site(client, path):

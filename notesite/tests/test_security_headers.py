@@ -7,10 +7,12 @@ NOTES_HTTPS and `check --deploy` in test_settings.py.
 
 import re
 
+import httpx
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
+from accounts.models import AuthToken
 from notesite.middleware import ContentSecurityPolicyMiddleware
 
 PAGES = ["/", "/admin/login/", "/api-auth/login/", "/api/docs/", "/api/redoc/", "/api/schema/"]
@@ -65,3 +67,100 @@ def test_swagger_ui_init_script_is_served_as_a_file(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
     assert b"SwaggerUIBundle" in response.content
+
+
+def security_headers(response):
+    """The five headers docs/security.md promises on every answer, as the answer has them."""
+    names = [
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Content-Security-Policy",
+    ]
+    return {name: response.headers.get(name) for name in names}
+
+
+@pytest.fixture
+def promised(settings):
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Content-Security-Policy": settings.CONTENT_SECURITY_POLICY,
+    }
+
+
+@pytest.fixture
+def wsgi_client(wsgi_application, user):
+    """httpx through the project's WSGI application, with a token; a generator body goes out
+    chunked, taken as gunicorn takes it (notesite.chunked)."""
+
+    def as_gunicorn_gives_it(environ, start_response):
+        environ["wsgi.input_terminated"] = True
+        return wsgi_application(environ, start_response)
+
+    _, token = AuthToken.objects.create(user=user)
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=as_gunicorn_gives_it),
+        base_url="http://localhost",
+        headers={"Authorization": f"Token {token}"},
+    ) as client:
+        yield client
+
+
+# Answers a middleware makes before the view, each with its status.
+MIDDLEWARE_ANSWERS = {
+    "chunked body over the limit (ChunkedBodyLimitMiddleware)": (
+        413,
+        {"method": "POST", "url": "/api/notes/", "chunks": [b"x" * 40] * 4},
+    ),
+    "repeated query parameter (QueryStringMiddleware)": (
+        400,
+        {"method": "GET", "url": "/api/notes/?limit=1&limit=2"},
+    ),
+    "host not allowed (CommonMiddleware)": (
+        400,
+        {"method": "GET", "url": "/api/notes/", "headers": {"Host": "10.1.2.3:8000"}},
+    ),
+    "CORS preflight (CorsMiddleware)": (
+        200,
+        {
+            "method": "OPTIONS",
+            "url": "/api/notes/",
+            "headers": {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MIDDLEWARE_ANSWERS)
+def test_answers_made_by_middleware_carry_the_security_headers(wsgi_client, promised, settings, case):
+    settings.NOTES_MAX_BODY_BYTES = 64
+    status, request = MIDDLEWARE_ANSWERS[case]
+    headers = {"Content-Type": "application/json", **request.get("headers", {})}
+    content = iter(request["chunks"]) if "chunks" in request else None
+
+    response = wsgi_client.request(request["method"], request["url"], headers=headers, content=content)
+
+    assert response.status_code == status
+    assert security_headers(response) == promised
+
+
+@pytest.mark.django_db
+def test_the_https_redirect_carries_the_security_headers(client, promised, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = client.get("/api/notes/")
+
+    assert response.status_code == 301
+    assert security_headers(response) == promised
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/"])
+def test_health_checks_carry_the_security_headers_whatever_the_host(wsgi_client, promised, path):
+    response = wsgi_client.get(path, headers={"Host": "10.1.2.3:8000"})
+
+    assert response.status_code == 200
+    assert security_headers(response) == promised
