@@ -168,6 +168,19 @@ def test_an_object_missing_from_the_bucket_answers_503_and_is_logged(s3, auth_cl
     assert error.response["Error"]["Code"] == "NoSuchKey"
 
 
+def test_uploading_a_file_again_after_its_object_was_lost_makes_it_downloadable(s3, auth_client, user):
+    note = NoteFactory(owner=user)
+    first = upload(auth_client, note, DATA).json()
+    [lost] = keys(s3)
+    s3.delete_object(Bucket=BUCKET, Key=lost)
+
+    again = upload(auth_client, note, DATA)
+
+    assert again.status_code == 201
+    assert body(auth_client.get(first["download_url"])) == DATA
+    assert keys(s3) == [f"attachments/{StoredFile.objects.get().name}"]
+
+
 def test_a_bucket_answering_500_to_a_download_answers_503(s3, auth_client, user, caplog):
     url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
     s3_answers("GetObject", 500, "InternalError")
