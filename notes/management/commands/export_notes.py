@@ -40,8 +40,7 @@ class Command(BaseCommand):
             chunks = FORMATS[export_format](progress.iterate(notes))
             try:
                 if path == "-":
-                    sys.stdout.buffer.writelines(chunks)
-                    sys.stdout.buffer.flush()
+                    _write_to_stdout(chunks)
                 else:
                     _write_atomically(Path(path), chunks)
             except attached.ExportInterrupted as exc:
@@ -72,6 +71,18 @@ def _user(username):
         return get_user_model().objects.get_by_natural_key(username)  # in any case, as at login
     except get_user_model().DoesNotExist:
         raise CommandError(f"No user named {username!r}.") from None
+
+
+def _write_to_stdout(chunks):
+    """Write to standard output; a reader that stops early (`| head`) ends the command quietly, as Unix tools do."""
+    try:
+        sys.stdout.buffer.writelines(chunks)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # As the Python docs advise (signal module, "Note on SIGPIPE"): standard
+        # output now goes nowhere, so the flush at exit raises no second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def _write_atomically(path, chunks):
