@@ -5,6 +5,9 @@ Three rules keep every byte an attachment shows, under concurrency too:
   so no database lock is held during a slow write, under a name no stored
   file ever had (`storage.new_name`). A name that no row took (the bytes
   were stored already, or the transaction rolled back) is deleted at once.
+  Bytes the user has already are not written again, unless storage lost
+  them (a database restored without its files): then the upload writes
+  them again and the row takes the new name, which repairs the file.
 - Whatever reads or changes which of a user's files exist (a new
   attachment, the quota, the deletion of an unreferenced file) first locks
   the user's row, so two requests never both decide alone.
@@ -101,6 +104,7 @@ class StagedFiles:
         self.owner_id = owner_id
         self.files = {}  # sha256 -> (file, inspected)
         self.names = {}  # sha256 -> the name written
+        self.lost = {}  # sha256 -> the name of a row whose bytes storage does not have
 
     def __enter__(self):
         return self
@@ -110,11 +114,23 @@ class StagedFiles:
         _delete_now(name for name in self.names.values() if name not in taken)
 
     def add(self, file, inspected, *, check_quota=True):
-        """Write the bytes unless the user has them already (a first quota check, without the lock)."""
+        """Write the bytes unless the user has them already (a first quota check, without the lock).
+
+        Bytes the user has are looked for in storage (a stat on disk, a HEAD
+        request on S3; only for these, never for new bytes): when they are
+        gone, they are written again, and `stored` repairs the row with them.
+        """
         if inspected.sha256 in self.files:
             return
         self.files[inspected.sha256] = (file, inspected)
-        if StoredFile.objects.filter(owner_id=self.owner_id, sha256=inspected.sha256).exists():
+        kept = StoredFile.objects.filter(owner_id=self.owner_id, sha256=inspected.sha256)
+        if (name := kept.values_list("name", flat=True).first()) is not None:
+            with storage_errors_answered(f"find {name}"):
+                if attachment_storage().exists(name):
+                    return
+            logger.warning("The attachments storage lost %s: an upload of the same bytes stores them again", name)
+            self.lost[inspected.sha256] = name
+            self._write(inspected.sha256)  # no quota check: the row counts them already
             return
         if check_quota:
             self._check_quota()
@@ -130,6 +146,10 @@ class StagedFiles:
         """The user's StoredFile for these bytes: the one kept already, or a new row for the staged bytes."""
         existing = StoredFile.objects.filter(owner_id=self.owner_id, sha256=inspected.sha256).first()
         if existing is not None:
+            if existing.name == self.lost.get(inspected.sha256):
+                # Its bytes were gone from storage: it names the copy written here now.
+                existing.name = self.names[inspected.sha256]
+                existing.save(update_fields=["name"])
             return existing
         if inspected.sha256 not in self.names:
             # The stored copy seen before the lock has been deleted since.

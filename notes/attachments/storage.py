@@ -5,7 +5,9 @@ whole file, and django-storages' S3 file downloads the whole object before
 the first byte is read; a 25 MiB download must not sit in a worker's memory.
 So each storage class here adds `open_range`, a file-like object that reads
 only the bytes asked for, a chunk at a time; any other storage configured
-falls back to `open` and `seek`.
+falls back to `open` and `seek`. Likewise `missing`, which finds the
+files of a list that storage cannot give back, for an export to check
+before it starts.
 
 `storage_errors_answered` is the one place a storage failure becomes an
 answer: 503 (507 when the disk is full), logged with its traceback, never
@@ -85,6 +87,14 @@ def open_range(name, start, length):
     return LimitedReader(file, length)
 
 
+def missing_names(names):
+    """The names, of the stored files `names`, that storage cannot give back (missing or unreadable)."""
+    storage = attachment_storage()
+    if hasattr(storage, "missing"):
+        return storage.missing(names)
+    return [name for name in names if not storage.exists(name)]
+
+
 class LimitedReader:
     """Reads at most `length` bytes of `file`, then nothing; closes it."""
 
@@ -111,6 +121,16 @@ class FileSystemAttachmentStorage(FileSystemStorage):
         file.seek(start)
         return LimitedReader(file, length)
 
+    def missing(self, names):
+        """Each file opened and closed (an open and a close, no read): those that cannot be."""
+        missing = []
+        for name in names:
+            try:
+                open(self.path(name), "rb").close()
+            except OSError:
+                missing.append(name)
+        return missing
+
 
 class S3AttachmentStorage(S3Storage):
     """An S3-compatible bucket (`NOTES_S3_*`); ranges are fetched with a ranged GET."""
@@ -119,3 +139,17 @@ class S3AttachmentStorage(S3Storage):
         key = self._normalize_name(clean_name(name))
         answer = self.bucket.Object(key).get(Range=f"bytes={start}-{start + length - 1}")
         return LimitedReader(answer["Body"], length)
+
+    def missing(self, names):
+        """The objects under each user's prefix listed (1,000 a request, not a HEAD a file): the names absent."""
+        listed, found, missing = set(), set(), []
+        for name in names:
+            key = self._normalize_name(clean_name(name))
+            owner, slash, _ = name.partition("/")
+            prefix = f"{self._normalize_name(clean_name(owner))}/" if slash else key
+            if prefix not in listed:
+                listed.add(prefix)
+                found.update(item.key for item in self.bucket.objects.filter(Prefix=prefix))
+            if key not in found:
+                missing.append(name)
+        return missing

@@ -3,7 +3,9 @@
 The S3 side of the same failures is in test_attachment_storage.py.
 """
 
+import base64
 import errno
+import json
 import logging
 import os
 import time
@@ -16,7 +18,7 @@ from notes.attachments.files import SWEEP_GRACE, StagedFiles, files_sweep
 from notes.attachments.storage import attachment_storage
 from notes.models import Attachment, Note, StoredFile
 from notes.services import note_trash
-from notes.tests.attachment_helpers import PNG, fill_the_disk, stored_files, upload
+from notes.tests.attachment_helpers import PNG, body, fill_the_disk, sha256, stored_files, upload
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +223,49 @@ def test_an_upload_to_a_read_only_folder_answers_503(auth_client, note, attachme
     assert response.json() == {"detail": "The file storage failed: try again later."}
     assert not StoredFile.objects.exists()
     assert [record.exc_info[1] for record in storage_errors(caplog)] == [denied]
+
+
+# Bytes lost: a database restored without its files. Uploading them again repairs the attachments.
+
+
+def test_uploading_a_file_again_after_its_bytes_were_lost_makes_it_downloadable(
+    auth_client, note, attached, attachments_dir
+):
+    [lost] = stored_files(attachments_dir)
+    lost.unlink()
+
+    again = upload(auth_client, note, PNG, "dot.png")
+
+    assert again.status_code == 201
+    assert body(auth_client.get(again.json()["download_url"])) == PNG
+    assert body(auth_client.get(attached["download_url"])) == PNG  # the same stored file, repaired
+    [stored] = StoredFile.objects.all()
+    assert [path.relative_to(attachments_dir).as_posix() for path in stored_files(attachments_dir)] == [stored.name]
+
+
+def test_importing_a_file_whose_bytes_were_lost_makes_it_downloadable(auth_client, attached, attachments_dir):
+    [lost] = stored_files(attachments_dir)
+    lost.unlink()
+    carried = {"filename": "dot.png", "sha256": sha256(PNG), "data": base64.b64encode(PNG).decode()}
+
+    response = auth_client.post(
+        "/api/import/", json.dumps([{"title": "Again", "attachments": [carried]}]), content_type="application/json"
+    )
+
+    assert response.status_code == 201
+    assert body(auth_client.get(attached["download_url"])) == PNG
+    assert len(stored_files(attachments_dir)) == 1
+
+
+def test_uploading_a_file_whose_bytes_are_kept_writes_them_no_second_time(auth_client, note, attached, monkeypatch):
+    writes = []
+    real_save = attachment_storage()._save
+    monkeypatch.setattr(attachment_storage(), "_save", lambda *args: writes.append(args) or real_save(*args))
+
+    response = upload(auth_client, note, PNG)
+
+    assert response.status_code == 201
+    assert writes == []
 
 
 def test_the_sweep_goes_on_past_a_file_it_cannot_delete(attachments_dir, caplog, monkeypatch):

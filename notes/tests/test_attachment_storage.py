@@ -4,6 +4,7 @@ The file system is what every other attachment test uses.
 """
 
 import contextlib
+import json
 import os
 import runpy
 import socket
@@ -166,6 +167,45 @@ def test_an_object_missing_from_the_bucket_answers_503_and_is_logged(s3, auth_cl
     [error] = storage_errors(caplog)
     assert isinstance(error, ClientError)
     assert error.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_uploading_a_file_again_after_its_object_was_lost_makes_it_downloadable(s3, auth_client, user):
+    note = NoteFactory(owner=user)
+    first = upload(auth_client, note, DATA).json()
+    [lost] = keys(s3)
+    s3.delete_object(Bucket=BUCKET, Key=lost)
+
+    again = upload(auth_client, note, DATA)
+
+    assert again.status_code == 201
+    assert body(auth_client.get(first["download_url"])) == DATA
+    assert keys(s3) == [f"attachments/{StoredFile.objects.get().name}"]
+
+
+def test_an_export_checks_the_bucket_with_a_listing_then_streams(s3, auth_client, user):
+    for n in range(3):
+        upload(auth_client, NoteFactory(owner=user), DATA + bytes([n]))
+    calls = []
+    client = attachment_storage().connection.meta.client
+    client.meta.events.register("before-call.s3", lambda model, **kwargs: calls.append(model.name))
+
+    response = auth_client.get("/api/export/", {"format": "json"})
+    document = json.loads(body(response))
+
+    assert response.status_code == 200
+    assert len(document["notes"]) == 3
+    assert calls.count("ListObjects") + calls.count("ListObjectsV2") == 1
+    assert "HeadObject" not in calls
+
+
+def test_an_export_reaching_an_object_missing_from_the_bucket_answers_503(s3, auth_client, user):
+    upload(auth_client, NoteFactory(owner=user), DATA)
+    s3.delete_object(Bucket=BUCKET, Key=keys(s3)[0])
+
+    response = auth_client.get("/api/export/", {"format": "markdown"})
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The file storage failed: try again later."}
 
 
 def test_a_bucket_answering_500_to_a_download_answers_503(s3, auth_client, user, caplog):

@@ -1,9 +1,11 @@
 """Export and import carry attachments (SPEC 3): base64 in JSON, files beside the Markdown in the zip."""
 
 import base64
+import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import tracemalloc
 import zipfile
@@ -20,6 +22,7 @@ from notes.models import Attachment, Note, StoredFile
 from notes.tests.attachment_helpers import GIF, PNG, body, fill_the_disk, sha256, stored_files, upload
 from notes.tests.factories import NoteFactory
 from notes.transfer import markdown
+from notes.transfer.attached import ExportInterrupted
 
 pytestmark = pytest.mark.django_db
 
@@ -347,3 +350,81 @@ def test_exporting_a_large_file_streams_it(user, auth_client, export_format):
 
     assert size > len(data)
     assert peak < 3 * 1024 * 1024  # chunks, never the 10 MiB file (or its 13 MiB of base64)
+
+
+# Bytes storage cannot give back: 503 before the export starts, never a 200 cut short.
+
+
+def export_errors(caplog):
+    return [record for record in caplog.records if record.name.startswith("notes.transfer.")]
+
+
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_an_export_reaching_a_file_missing_from_storage_answers_503_before_streaming(
+    auth_client, attached, attachments_dir, caplog, export_format
+):
+    [lost] = stored_files(attachments_dir)
+    lost.unlink()
+    name = StoredFile.objects.get().name
+
+    response = auth_client.get("/api/export/", {"format": export_format})
+
+    assert response.status_code == 503
+    assert not response.streaming
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "30"
+    assert response.json() == {"detail": "The file storage failed: try again later."}
+    [record] = export_errors(caplog)
+    assert record.levelno == logging.ERROR
+    assert f"{attached['id']} ({name})" in record.getMessage()
+
+
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_a_storage_failing_during_an_export_is_logged_naming_the_attachment(
+    auth_client, attached, caplog, monkeypatch, export_format
+):
+    failure = OSError(errno.EIO, "Input/output error")
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    response = auth_client.get("/api/export/", {"format": export_format})
+    monkeypatch.setattr(attachment_storage(), "open_range", fail)  # after the check: storage dies midway
+
+    with pytest.raises(ExportInterrupted) as interrupted:
+        b"".join(response.streaming_content)
+
+    assert not isinstance(interrupted.value, OSError)  # neither a write error nor the client's socket
+    [record] = export_errors(caplog)
+    assert record.levelno == logging.ERROR
+    assert f"attachment {attached['id']} ({StoredFile.objects.get().name})" in record.getMessage()
+    assert record.exc_info[1] is failure
+
+
+def test_export_notes_names_the_attachments_storage_lost_and_writes_nothing(user, attached, attachments_dir, tmp_path):
+    [lost] = stored_files(attachments_dir)
+    lost.unlink()
+    (folder := tmp_path / "out").mkdir()
+    path = folder / "notes.zip"
+
+    with pytest.raises(CommandError) as refused:
+        call_command("export_notes", str(path), "--user", user.username, stderr=StringIO())
+
+    assert f"attachment(s) {attached['id']} ({StoredFile.objects.get().name})" in str(refused.value)
+    assert "Cannot write" not in str(refused.value)
+    assert list(folder.iterdir()) == []
+
+
+def test_export_notes_says_storage_failed_midway_not_that_it_cannot_write(user, attached, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+    monkeypatch.setattr(attachment_storage(), "open_range", fail)
+    (folder := tmp_path / "out").mkdir()
+    path = folder / "notes.zip"
+
+    with pytest.raises(CommandError) as stopped:
+        call_command("export_notes", str(path), "--user", user.username, stderr=StringIO())
+
+    assert str(stopped.value).startswith(f"The export stopped, and {path} was not written: attachment {attached['id']}")
+    assert list(folder.iterdir()) == []

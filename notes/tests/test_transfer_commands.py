@@ -1,6 +1,8 @@
 """manage.py export_notes and import_notes: the API's formats from the command line, without caps."""
 
+import contextlib
 import json
+import os
 import zipfile
 from io import StringIO
 
@@ -139,3 +141,19 @@ def test_a_missing_file_is_an_error(user, tmp_path):
 def test_export_into_a_missing_folder_is_an_error_not_a_traceback(user, tmp_path):
     with pytest.raises(CommandError, match=r"Cannot write .*No such file or directory"):
         run("export_notes", str(tmp_path / "missing" / "notes.json"), "--user", user.username)
+
+
+def test_export_to_a_reader_that_stops_early_exits_quietly(user):
+    """`export_notes - | head`: a closed pipe ends the command with a status, not a BrokenPipeError traceback."""
+    NoteFactory.create_batch(3, owner=user)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone
+
+    with (
+        open(write_end, "w") as closed_pipe,
+        contextlib.redirect_stdout(closed_pipe),
+        pytest.raises(SystemExit) as exited,
+    ):
+        call_command("export_notes", "-", "--user", user.username, "--format", "markdown", stderr=StringIO())
+
+    assert exited.value.code == 1

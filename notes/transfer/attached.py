@@ -16,6 +16,7 @@ is sniffed again: neither the name nor a declared type is trusted.
 import base64
 import binascii
 import datetime
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ from rest_framework.exceptions import ValidationError
 
 from notes.attachments.files import Inspected, inspect
 from notes.attachments.services import safe_filename
-from notes.attachments.storage import CHUNK_BYTES, open_range
+from notes.attachments.storage import CHUNK_BYTES, STORAGE_ERRORS, open_range
 from notes.serializers import StrictDateTimeField
 from notes.transfer import markdown
+
+logger = logging.getLogger(__name__)
 
 # ISO 8601 text (or a date-time YAML read), within the years a date-time can hold in UTC.
 CREATED_AT = StrictDateTimeField()
@@ -52,20 +55,39 @@ def attachment_document(attachment):
     }
 
 
-def stored_chunks(stored):
-    """The stored file's bytes, a chunk at a time."""
-    reader = open_range(stored.name, 0, stored.size)
+class ExportInterrupted(Exception):
+    """An attachment's bytes could not be read once the export had begun: what was sent is cut short.
+
+    Not an OSError: the command must not take it for a failure to write its
+    file, nor gunicorn for a failure of the client's socket.
+    """
+
+
+def stored_chunks(attachment):
+    """The attachment's bytes, a chunk at a time; ExportInterrupted, logged, when storage fails."""
+    stored = attachment.file
     try:
-        while chunk := reader.read(CHUNK_BYTES):
-            yield chunk
-    finally:
-        reader.close()
+        reader = open_range(stored.name, 0, stored.size)
+        try:
+            while chunk := reader.read(CHUNK_BYTES):
+                yield chunk
+        finally:
+            reader.close()
+    except STORAGE_ERRORS as exc:
+        logger.error(
+            "The export was cut short: attachment %s (%s) could not be read from the attachments storage: %s",
+            attachment.pk,
+            stored.name,
+            exc,
+            exc_info=True,
+        )
+        raise ExportInterrupted(f"attachment {attachment.pk} ({stored.name}) could not be read: {exc}") from exc
 
 
-def base64_chunks(stored):
-    """The stored file in base64, a chunk at a time."""
+def base64_chunks(attachment):
+    """The attachment's bytes in base64, a chunk at a time."""
     pending = b""
-    for chunk in stored_chunks(stored):
+    for chunk in stored_chunks(attachment):
         pending += chunk
         whole = len(pending) - len(pending) % 3
         if whole >= BASE64_CHUNK:
@@ -80,7 +102,7 @@ def json_attachments(attachments):
     yield b',"attachments":['
     for index, attachment in enumerate(attachments):
         yield (b"," if index else b"") + orjson.dumps(attachment_document(attachment))[:-1] + b',"data":"'
-        yield from base64_chunks(attachment.file)
+        yield from base64_chunks(attachment)
         yield b'"}'
     yield b"]"
 

@@ -7,10 +7,15 @@ after every file (zip's data descriptors need no seeking back). Only the
 zip's directory, which the format puts at the end, stays in memory: a few
 hundred bytes a note. Attachments (`notes.transfer.attached`) stream from
 storage a chunk at a time: base64 in the JSON, files beside the Markdown.
+
+An export's status is sent before its first byte, so `attachments_checked`
+runs first: an export that would reach a file storage has lost answers
+503 instead of a 200 cut short.
 """
 
 import datetime
 import hashlib
+import logging
 import tempfile
 import zipfile
 from collections import defaultdict
@@ -18,24 +23,67 @@ from collections import defaultdict
 import orjson
 from django.utils import timezone
 
-from notes.models import Attachment
+from notes.attachments.storage import StorageUnavailable, missing_names, storage_errors_answered
+from notes.models import Attachment, StoredFile
 from notes.transfer import FORMAT_NAME, FORMAT_VERSION, attached, markdown
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 CHUNK_BYTES = 64 * 1024
 MANIFEST_NAME = "manifest.json"
+MISSING_LOGGED = 100  # attachments named in the log, at most
 
 
-def notes_by_id(queryset, batch_size=BATCH_SIZE):
+class AttachmentsMissing(StorageUnavailable):
+    """Files of the export that storage cannot give back: the same 503 as their downloads, before any byte."""
+
+    def __init__(self, missing):
+        super().__init__()
+        self.missing = missing  # [(attachment id, storage name)], the first MISSING_LOGGED
+
+    def names(self):
+        return ", ".join(f"{pk} ({name})" for pk, name in self.missing)
+
+
+def attachments_checked(queryset):
+    """Whether the notes of `queryset` have attachments, having checked that storage has every one's bytes.
+
+    One query for the distinct files' names, then storage: on disk an open
+    per file, on S3 a listing per 1,000 of the user's objects. Raises
+    AttachmentsMissing (503, logged naming the attachments) when any is
+    missing or unreadable, StorageUnavailable when storage cannot be asked.
+    """
+    names = list(StoredFile.objects.filter(attachments__note__in=queryset).values_list("name", flat=True).distinct())
+    with storage_errors_answered("find the exported attachments' files"):
+        missing = missing_names(names)
+    if missing:
+        attachments = Attachment.objects.filter(note__in=queryset, file__name__in=missing[:MISSING_LOGGED])
+        exc = AttachmentsMissing(list(attachments.order_by("pk").values_list("pk", "file__name")[:MISSING_LOGGED]))
+        logger.error(
+            "An export was refused: the attachments storage cannot give back %d file(s), shown by attachment(s) %s",
+            len(missing),
+            exc.names(),
+        )
+        raise exc
+    return bool(names)
+
+
+def notes_by_id(queryset, batch_size=BATCH_SIZE, *, with_attachments=True):
     """Every note of `queryset` in id order, fetched a batch at a time.
 
     Ordering by id, which never changes, means a note edited during the
-    export is neither skipped nor repeated.
+    export is neither skipped nor repeated. `with_attachments=False` (the
+    notes had none when checked) saves each batch its attachments' query.
     """
     last_id = 0
     while True:
         batch = list(queryset.filter(pk__gt=last_id).order_by("pk")[:batch_size])
-        _with_attachments(batch)
+        if with_attachments:
+            _with_attachments(batch)
+        else:
+            for note in batch:
+                note.exported_attachments = []
         yield from batch
         if len(batch) < batch_size:
             return
@@ -139,7 +187,7 @@ def _write_file(archive, sink, name, attachment):
     member = _member(name, attachment.created_at)
     member.compress_type = attached.compress_type(attachment.file.content_type)
     with archive.open(member, "w", force_zip64=attachment.file.size >= zipfile.ZIP64_LIMIT) as target:
-        for chunk in attached.stored_chunks(attachment.file):
+        for chunk in attached.stored_chunks(attachment):
             target.write(chunk)
             yield from sink.take()
     yield from sink.take()

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import APISettings
 from rest_framework.utils.mediatypes import media_type_matches
 
-from notes.attachments.views import STORAGE_WRITE_ERRORS
+from notes.attachments.views import STORAGE_UNAVAILABLE, STORAGE_WRITE_ERRORS
 from notes.models import Note
 from notes.serializers import SingleFileField, StrictFieldsMixin
 from notes.transfer import entries, exporting, importing, parsers
@@ -74,7 +74,8 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
             "All the requesting user's notes (not the trash), streamed: `format=json` (the default) "
             "answers one JSON document; `format=markdown` a zip of Markdown files with YAML front matter "
             "(title, pinned, tags, created_at, updated_at) and a `manifest.json` with the count and a "
-            "SHA-256 per file."
+            "SHA-256 per file. When storage cannot give back the bytes of an exported attachment: 503 "
+            "before any byte is sent, as their download answers."
         ),
         parameters=[
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="json", description="Export format."),
@@ -83,6 +84,7 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
             (200, "application/json"): ExportDocumentSerializer,
             (200, "application/zip"): OpenApiTypes.BINARY,
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="`format` is neither json nor markdown."),
+            503: STORAGE_UNAVAILABLE,
         },
     )
     def get(self, request, *args, **kwargs):
@@ -90,7 +92,10 @@ class ExportView(OwnedByUserMixin, generics.GenericAPIView):
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": [f"Must be one of: {', '.join(EXPORT_FORMATS)}."]})
         export, content_type, extension = EXPORT_FORMATS[export_format]
-        response = StreamingHttpResponse(export(exporting.notes_by_id(self.get_queryset())), content_type=content_type)
+        queryset = self.get_queryset()
+        # Before the stream: once it starts, its 200 is sent and a failure can only cut it short.
+        notes = exporting.notes_by_id(queryset, with_attachments=exporting.attachments_checked(queryset))
+        response = StreamingHttpResponse(export(notes), content_type=content_type)
         filename = f"notes-{timezone.now():%Y-%m-%d}.{extension}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
