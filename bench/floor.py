@@ -5,7 +5,7 @@
 One gunicorn (the production configuration, SQLite, pinned to core 0 with
 wrk on core 1, as in bench/throughput.py) answers `{}` at each layer a
 note's request goes through (bench/floor/urls.py): a health check (the
-WSGI handler and the first middleware), a plain Django view under the whole
+WSGI handler and the middleware up to the health check's), a plain Django view under the whole
 middleware chain, a DRF view, a DRF view with the token authentication,
 permission and throttle every API request has, and then GET one note
 itself. The tutorial's app and the ceiling run interleaved with it, for
@@ -34,7 +34,7 @@ from bench.throughput import (  # noqa: E402
 )
 
 LAYERS = [
-    ("health check (handler, first middleware)", "/healthz"),
+    ("health check (handler, middleware up to it)", "/healthz"),
     ("+ whole middleware chain, URL routing, a Django view", "/api/floor/django/"),
     ("+ a DRF view (request, negotiation, rendering)", "/api/floor/drf/"),
     ("+ token authentication, permission, throttle", "/api/floor/drf-token/"),
