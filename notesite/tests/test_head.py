@@ -65,9 +65,9 @@ def test_a_head_of_the_export_does_not_produce_it(wsgi_client, user, monkeypatch
     produced = []
     notes_by_id = exporting.notes_by_id
 
-    def watched(queryset):
+    def watched(queryset, **options):
         produced.append(export_format)
-        yield from notes_by_id(queryset)
+        yield from notes_by_id(queryset, **options)
 
     monkeypatch.setattr(exporting, "notes_by_id", watched)
 
