@@ -85,6 +85,28 @@ def wsgi_application(db):
 
 
 @pytest.fixture
+def wsgi_client(wsgi_application, user):
+    """httpx through the project's WSGI application, holding a token of `user`: what a server
+    sends, which Django's test client smooths over (a HEAD's body, a 304's headers). A
+    generator body goes out chunked, taken as gunicorn takes it (notesite.chunked)."""
+    import httpx
+
+    from accounts.models import AuthToken
+
+    def as_gunicorn_gives_it(environ, start_response):
+        environ["wsgi.input_terminated"] = True
+        return wsgi_application(environ, start_response)
+
+    _, token = AuthToken.objects.create(user=user)
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=as_gunicorn_gives_it),
+        base_url="http://localhost",
+        headers={"Authorization": f"Token {token}"},
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def password():
     return PASSWORD
 

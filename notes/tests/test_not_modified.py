@@ -4,27 +4,14 @@ Through the project's WSGI application, as gunicorn gets the headers:
 Django's test client hides what its middleware adds to a 304.
 """
 
-import httpx
 import pytest
 
-from accounts.models import AuthToken
 from notes.services import note_trash
 from notes.sharing.services import public_link_create
 from notes.tests.attachment_helpers import PNG
 from notes.tests.factories import NoteFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def wsgi_client(wsgi_application, user):
-    _, token = AuthToken.objects.create(user=user)
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=wsgi_application),
-        base_url="http://localhost",
-        headers={"Authorization": f"Token {token}"},
-    ) as client:
-        yield client
 
 
 @pytest.mark.parametrize(

@@ -7,30 +7,18 @@ CONTENT_LENGTH. test_abuse.py sends real chunked HTTP to gunicorn.
 
 import io
 
-import httpx
 import pytest
 
-from accounts.models import AuthToken
 from notes.models import Note
 from notes.tests.factories import NoteFactory
 from notesite.chunked import ChunkedBodies, is_chunked
 
 
 @pytest.fixture
-def chunked_client(wsgi_application, user):
-    """An httpx client holding a token of `user`; a generator body goes out chunked."""
-
-    def as_gunicorn_gives_it(environ, start_response):
-        environ["wsgi.input_terminated"] = True
-        return wsgi_application(environ, start_response)
-
-    _, token = AuthToken.objects.create(user=user)
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=as_gunicorn_gives_it),
-        base_url="http://localhost",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    ) as client:
-        yield client
+def chunked_client(wsgi_client):
+    """wsgi_client sending JSON; a generator body goes out chunked."""
+    wsgi_client.headers["Content-Type"] = "application/json"
+    return wsgi_client
 
 
 def chunks(body, size=7):

@@ -9,7 +9,6 @@ these requests go through the WSGI application as a server sends them.
 import httpx
 import pytest
 
-from accounts.models import AuthToken
 from notes.tests.factories import NoteFactory
 from notes.transfer import exporting
 from notesite.tests.servers import Server, manage, seed_users, server_env
@@ -17,17 +16,6 @@ from notesite.tests.servers import Server, manage, seed_users, server_env
 # What a server may frame differently for a HEAD: the body's chunking (gunicorn
 # sends none for a HEAD), and the time.
 FRAMING = {"date", "transfer-encoding"}
-
-
-@pytest.fixture
-def wsgi_client(wsgi_application, user):
-    _, token = AuthToken.objects.create(user=user)
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=wsgi_application),
-        base_url="http://localhost",
-        headers={"Authorization": f"Token {token}"},
-    ) as client:
-        yield client
 
 
 def assert_head_answers_as_get(client, path):

@@ -7,12 +7,10 @@ NOTES_HTTPS and `check --deploy` in test_settings.py.
 
 import re
 
-import httpx
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from accounts.models import AuthToken
 from notesite.middleware import ContentSecurityPolicyMiddleware
 
 PAGES = ["/", "/admin/login/", "/api-auth/login/", "/api/docs/", "/api/redoc/", "/api/schema/"]
@@ -90,24 +88,6 @@ def promised(settings):
         "Cross-Origin-Opener-Policy": "same-origin",
         "Content-Security-Policy": settings.CONTENT_SECURITY_POLICY,
     }
-
-
-@pytest.fixture
-def wsgi_client(wsgi_application, user):
-    """httpx through the project's WSGI application, with a token; a generator body goes out
-    chunked, taken as gunicorn takes it (notesite.chunked)."""
-
-    def as_gunicorn_gives_it(environ, start_response):
-        environ["wsgi.input_terminated"] = True
-        return wsgi_application(environ, start_response)
-
-    _, token = AuthToken.objects.create(user=user)
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=as_gunicorn_gives_it),
-        base_url="http://localhost",
-        headers={"Authorization": f"Token {token}"},
-    ) as client:
-        yield client
 
 
 # Answers a middleware makes before the view, each with its status.
