@@ -3,10 +3,12 @@
 import os
 import time
 
+import httpx
 import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from accounts.models import AuthToken
 from accounts.tests.factories import UserFactory
 
 PASSWORD = "correct horse battery staple"
@@ -89,9 +91,6 @@ def wsgi_client(wsgi_application, user):
     """httpx through the project's WSGI application, holding a token of `user`: what a server
     sends, which Django's test client smooths over (a HEAD's body, a 304's headers). A
     generator body goes out chunked, taken as gunicorn takes it (notesite.chunked)."""
-    import httpx
-
-    from accounts.models import AuthToken
 
     def as_gunicorn_gives_it(environ, start_response):
         environ["wsgi.input_terminated"] = True
