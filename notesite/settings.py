@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import parse_url as parse_redis_url
 
 
 def env_str(name, default=""):
@@ -243,11 +244,20 @@ if REDIS_URL:
     # each a URL redis-py takes. Anything else passed every check and /readyz,
     # then failed each throttled request with a 500.
     for redis_server in re.split("[;,]", REDIS_URL):
+        shown = redis_server.rsplit("@", 1)[-1]  # never a password in the log
         if not redis_server.startswith(("redis://", "rediss://", "unix://")):
-            shown = redis_server.rsplit("@", 1)[-1]  # never a password in the log
             raise ImproperlyConfigured(
                 f"REDIS_URL must start with redis://, rediss:// or unix:// (e.g. redis://host:6379/0), not {shown!r}."
             )
+        # A port or an option redis-py cannot read failed at the first
+        # request instead; a database that is no number was taken as 0.
+        try:
+            parse_redis_url(redis_server)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"REDIS_URL {shown!r} cannot be read: {error}") from None
+        database = urlsplit(redis_server).path.strip("/") if redis_server.startswith("redis") else ""
+        if database and not (database.isascii() and database.isdigit()):
+            raise ImproperlyConfigured(f"REDIS_URL {shown!r} names a database that is not a number: {database!r}.")
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

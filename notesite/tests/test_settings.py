@@ -141,6 +141,27 @@ def test_redis_url_error_never_shows_the_password(tmp_path):
     assert "hunter2-secret" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("redis://:hunter2-secret@cache:abc/0", "Port could not be cast to integer value as 'abc'"),
+        ("redis://cache:99999/0", "Port out of range 0-65535"),
+        ("redis://cache:6379/0?socket_timeout=soon", "Invalid value for 'socket_timeout' in connection URL."),
+        ("unix:///run/redis.sock?db=one", "Invalid value for 'db' in connection URL."),
+        ("redis://:hunter2-secret@cache:6379/one", "names a database that is not a number: 'one'"),
+        ("redis://cache:6379/0;redis://cache:6379/x", "names a database that is not a number: 'x'"),
+    ],
+)
+def test_redis_url_redis_cannot_read_is_refused_at_start(tmp_path, url, reason):
+    # These passed the start and every check, then answered 500 (or used database 0) at the first request.
+    result = run_python(server_env(tmp_path, REDIS_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "REDIS_URL" in result.stderr
+    assert reason in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/14", "rediss://cache:6380/0", "unix:///run/redis.sock?db=1"])
 def test_redis_urls_with_a_scheme_redis_takes_are_accepted(tmp_path, url):
     result = run_python(
