@@ -120,10 +120,15 @@ class AddressRateThrottle(WindowRateThrottle):
     """Count a view's requests per client address, at the rate of its `throttle_scope`.
 
     For the views that come before a login (token, register): every caller
-    is anonymous there, so the address is all there is to count by.
+    is anonymous there, so the address is all there is to count by. Only a
+    POST checks a password or makes an account: reading the form (GET,
+    OPTIONS in the browsable API, a CORS preflight) must not use up the
+    attempts.
     """
 
     def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
         self.scope = view.throttle_scope  # "login", "register": as DRF's ScopedRateThrottle reads it
         return super().allow_request(request, view)
 

@@ -324,6 +324,22 @@ def test_login_is_throttled_per_address_with_retry_after(api_client, user, setti
     assert login(APIClient(REMOTE_ADDR="10.0.0.2"), user.username, "wrong").status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/api/auth/token/", "/api/auth/register/"])
+def test_reading_the_login_and_register_forms_uses_up_no_attempt(api_client, signup, settings, path):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "2/min", "register": "2/min"},
+    }
+    cache.clear()
+
+    looked = [api_client.get(path).status_code, api_client.options(path).status_code]
+    looked += [api_client.get(path, HTTP_ACCEPT="text/html").status_code for _ in range(3)]
+    posted = [api_client.post(path, {}, format="json").status_code for _ in range(3)]
+
+    assert looked == [405, 200, 405, 405, 405]
+    assert posted == [400, 400, 429]
+
+
 def test_registration_is_throttled_per_address(api_client, signup, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
