@@ -11,7 +11,13 @@ from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
 from notes.attachments.sniff import INLINE_TYPES
-from notes.attachments.storage import CHUNK_BYTES, attachment_storage, open_range, storage_errors_answered
+from notes.attachments.storage import (
+    CHUNK_BYTES,
+    SizeDiffers,
+    attachment_storage,
+    open_range,
+    storage_errors_answered,
+)
 
 # Larger than any file: a position of 20 digits or more reads as this, which
 # answers the same (the rest of the file, or nothing), where int() would
@@ -72,17 +78,20 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
     Raises StorageUnavailable (503) when the bytes cannot be read.
     """
     etag = f'"{stored.sha256}"'
+    # What a cache updates its copy with (RFC 9110 15.4.5), the sandbox
+    # included: the site's own policy in its place would replace it.
     headers = {
         "ETag": etag,
-        "Accept-Ranges": "bytes",
         "Cache-Control": cache_control,
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": SANDBOX,
-        "Content-Disposition": content_disposition_header(stored.content_type not in INLINE_TYPES, filename),
     }
     if _matches(request.headers.get("If-None-Match"), etag):
-        # Without a Content-Type: HttpResponse's would be text/html, not the file's.
+        # Without a Content-Type (HttpResponse's would be text/html, not the
+        # file's), and without the representation's own headers.
         return HttpResponseNotModified(headers=headers)
+    headers["Accept-Ranges"] = "bytes"
+    headers["Content-Disposition"] = content_disposition_header(stored.content_type not in INLINE_TYPES, filename)
 
     byte_range = None
     if request.headers.get("If-Range", etag) == etag:  # a stale If-Range gets the whole file
@@ -104,12 +113,12 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
     if request.method == "HEAD":
         # Answered as GET would be: 503 for bytes the storage does not have.
         with storage_errors_answered(f"find {stored.name}"):
-            if not attachment_storage().exists(stored.name):
-                raise FileNotFoundError(stored.name)
+            if (stored_size := attachment_storage().size(stored.name)) != stored.size:
+                raise SizeDiffers(stored.name, stored_size, stored.size)
         response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
     else:
         with storage_errors_answered(f"read {stored.name}"):
-            reader = open_range(stored.name, start, length)
+            reader = open_range(stored.name, start, length, stored.size)
         response = FileResponse(reader, status=status, headers=headers, content_type=stored.content_type)
         response.block_size = CHUNK_BYTES
     response["Content-Length"] = str(length)

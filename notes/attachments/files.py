@@ -35,6 +35,7 @@ from notes.attachments.storage import (
     CHUNK_BYTES,
     STORAGE_ERRORS,
     attachment_storage,
+    holds,
     new_name,
     storage_errors_answered,
 )
@@ -118,7 +119,8 @@ class StagedFiles:
 
         Bytes the user has are looked for in storage (a stat on disk, a HEAD
         request on S3; only for these, never for new bytes): when they are
-        gone, they are written again, and `stored` repairs the row with them.
+        gone or of another size, they are written again, and `stored`
+        repairs the row with them.
         """
         if inspected.sha256 in self.files:
             return
@@ -126,9 +128,11 @@ class StagedFiles:
         kept = StoredFile.objects.filter(owner_id=self.owner_id, sha256=inspected.sha256)
         if (name := kept.values_list("name", flat=True).first()) is not None:
             with storage_errors_answered(f"find {name}"):
-                if attachment_storage().exists(name):
+                if holds(name, inspected.size):
                     return
-            logger.warning("The attachments storage lost %s: an upload of the same bytes stores them again", name)
+            logger.warning(
+                "The attachments storage lost or cut short %s: an upload of the same bytes stores them again", name
+            )
             self.lost[inspected.sha256] = name
             self._write(inspected.sha256)  # no quota check: the row counts them already
             return
@@ -147,7 +151,9 @@ class StagedFiles:
         existing = StoredFile.objects.filter(owner_id=self.owner_id, sha256=inspected.sha256).first()
         if existing is not None:
             if existing.name == self.lost.get(inspected.sha256):
-                # Its bytes were gone from storage: it names the copy written here now.
+                # Its bytes were gone from storage, or cut short (deleted once
+                # this commits): it names the copy written here now.
+                delete_after_commit([existing.name])
                 existing.name = self.names[inspected.sha256]
                 existing.save(update_fields=["name"])
             return existing

@@ -7,7 +7,9 @@ So each storage class here adds `open_range`, a file-like object that reads
 only the bytes asked for, a chunk at a time; any other storage configured
 falls back to `open` and `seek`. Likewise `missing`, which finds the
 files of a list that storage cannot give back, for an export to check
-before it starts.
+before it starts. Both hold a file to the size recorded when it was
+stored: bytes cut short on disk would otherwise go out as a download
+shorter than its Content-Length, or an export with a file cut short.
 
 `storage_errors_answered` is the one place a storage failure becomes an
 answer: 503 (507 when the disk is full), logged with its traceback, never
@@ -16,6 +18,7 @@ a 500.
 
 import errno
 import logging
+import os
 import secrets
 from contextlib import contextmanager
 
@@ -77,35 +80,64 @@ def new_name(owner_id, sha256):
     return f"{owner_id}/{sha256[:2]}/{sha256}-{secrets.token_hex(8)}"
 
 
-def open_range(name, start, length):
-    """A file-like object over `length` bytes of the stored file `name` from `start`."""
+class SizeDiffers(OSError):
+    """A stored file whose size is not the one recorded when it was stored: its bytes are damaged."""
+
+    def __init__(self, name, size, recorded):
+        super().__init__(f"{name} holds {size} bytes, not the {recorded} recorded")
+
+
+def open_range(name, start, length, size):
+    """A file-like object over `length` bytes of the stored file `name` from `start`.
+
+    `size` is the whole file's recorded size: SizeDiffers when storage holds
+    another, before a byte is read, or when the file ends early while read.
+    """
     storage = attachment_storage()
     if hasattr(storage, "open_range"):
-        return storage.open_range(name, start, length)
+        return storage.open_range(name, start, length, size)
+    if (stored_size := storage.size(name)) != size:
+        raise SizeDiffers(name, stored_size, size)
     file = storage.open(name, "rb")
     file.seek(start)
-    return LimitedReader(file, length)
+    return LimitedReader(file, length, name)
 
 
-def missing_names(names):
-    """The names, of the stored files `names`, that storage cannot give back (missing or unreadable)."""
+def missing_names(sizes):
+    """The names, of the stored files `sizes` ({name: recorded size}), that storage cannot give back.
+
+    Missing, unreadable, or of another size than recorded.
+    """
     storage = attachment_storage()
     if hasattr(storage, "missing"):
-        return storage.missing(names)
-    return [name for name in names if not storage.exists(name)]
+        return storage.missing(sizes)
+    return [name for name, size in sizes.items() if not storage.exists(name) or storage.size(name) != size]
+
+
+def holds(name, size):
+    """Whether storage has the file `name`, of `size` bytes (checked only where the bytes may already be kept)."""
+    storage = attachment_storage()
+    return storage.exists(name) and storage.size(name) == size
 
 
 class LimitedReader:
-    """Reads at most `length` bytes of `file`, then nothing; closes it."""
+    """Reads at most `length` bytes of `file`, then nothing; closes it.
 
-    def __init__(self, file, length):
+    A file that ends before `length` raises SizeDiffers: the answer has
+    promised the length, and a short body would leave the client waiting.
+    """
+
+    def __init__(self, file, length, name):
         self.file = file
         self.remaining = length
+        self.stored_name = name  # not `name`, which FileResponse would take for the download's filename
 
     def read(self, size=CHUNK_BYTES):
         if self.remaining <= 0:
             return b""
         data = self.file.read(min(size, self.remaining) if size >= 0 else self.remaining)
+        if not data:
+            raise OSError(f"{self.stored_name} ended {self.remaining} bytes before the length recorded")
         self.remaining -= len(data)
         return data
 
@@ -116,17 +148,25 @@ class LimitedReader:
 class FileSystemAttachmentStorage(FileSystemStorage):
     """The data folder (`NOTES_DATA_DIR/attachments`)."""
 
-    def open_range(self, name, start, length):
+    def open_range(self, name, start, length, size):
         file = open(self.path(name), "rb")  # noqa: SIM115 (the reader closes it)
-        file.seek(start)
-        return LimitedReader(file, length)
+        try:
+            if (stored_size := os.fstat(file.fileno()).st_size) != size:
+                raise SizeDiffers(name, stored_size, size)
+            file.seek(start)
+        except BaseException:
+            file.close()
+            raise
+        return LimitedReader(file, length, name)
 
-    def missing(self, names):
-        """Each file opened and closed (an open and a close, no read): those that cannot be."""
+    def missing(self, sizes):
+        """Each file opened, its size read, and closed (no read): those that cannot be, or differ."""
         missing = []
-        for name in names:
+        for name, size in sizes.items():
             try:
-                open(self.path(name), "rb").close()
+                with open(self.path(name), "rb") as file:
+                    if os.fstat(file.fileno()).st_size != size:
+                        missing.append(name)
             except OSError:
                 missing.append(name)
         return missing
@@ -135,21 +175,29 @@ class FileSystemAttachmentStorage(FileSystemStorage):
 class S3AttachmentStorage(S3Storage):
     """An S3-compatible bucket (`NOTES_S3_*`); ranges are fetched with a ranged GET."""
 
-    def open_range(self, name, start, length):
+    def open_range(self, name, start, length, size):
         key = self._normalize_name(clean_name(name))
         answer = self.bucket.Object(key).get(Range=f"bytes={start}-{start + length - 1}")
-        return LimitedReader(answer["Body"], length)
+        # "bytes 10-14/1000": the object's whole size after the slash.
+        stored_size = int(answer.get("ContentRange", "").rpartition("/")[2] or answer["ContentLength"])
+        if stored_size != size:
+            answer["Body"].close()
+            raise SizeDiffers(name, stored_size, size)
+        return LimitedReader(answer["Body"], length, name)
 
-    def missing(self, names):
-        """The objects under each user's prefix listed (1,000 a request, not a HEAD a file): the names absent."""
-        listed, found, missing = set(), set(), []
-        for name in names:
+    def missing(self, sizes):
+        """The objects under each user's prefix listed (1,000 a request, not a HEAD a file).
+
+        The names absent, or of another size than recorded.
+        """
+        listed, found, missing = set(), {}, []
+        for name, size in sizes.items():
             key = self._normalize_name(clean_name(name))
             owner, slash, _ = name.partition("/")
             prefix = f"{self._normalize_name(clean_name(owner))}/" if slash else key
             if prefix not in listed:
                 listed.add(prefix)
-                found.update(item.key for item in self.bucket.objects.filter(Prefix=prefix))
-            if key not in found:
+                found.update((item.key, item.size) for item in self.bucket.objects.filter(Prefix=prefix))
+            if found.get(key) != size:
                 missing.append(name)
         return missing

@@ -142,6 +142,11 @@ def test_if_none_match_with_the_etag_is_304(auth_client, download_url, header):
     assert response.status_code == 304
     assert response.content == b""
     assert response["ETag"] == f'"{sha256(DATA)}"'
+    assert response["Cache-Control"] == "private, no-cache"
+    # The sandbox stays: a cache updates its copy's headers with the 304's.
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    # Not the representation's own headers (RFC 9110 15.4.5).
+    assert not {"Content-Disposition", "Accept-Ranges", "Content-Type", "Content-Length"} & set(response.headers)
 
 
 def test_head_answers_the_headers_only(auth_client, download_url):

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from notes.attachments.files import SWEEP_GRACE, StagedFiles, files_sweep
-from notes.attachments.storage import attachment_storage
+from notes.attachments.storage import SizeDiffers, attachment_storage
 from notes.models import Attachment, Note, StoredFile
 from notes.services import note_trash
 from notes.tests.attachment_helpers import PNG, body, fill_the_disk, sha256, stored_files, upload
@@ -66,6 +66,33 @@ def test_head_of_a_file_missing_from_the_folder_answers_503_as_get_does(auth_cli
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
     assert [type(record.exc_info[1]) for record in storage_errors(caplog)] == [FileNotFoundError]
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+@pytest.mark.parametrize("headers", [{}, {"HTTP_RANGE": "bytes=0-3"}], ids=["whole", "range"])
+def test_a_file_cut_short_in_the_folder_answers_503_not_a_short_body(
+    auth_client, attached, attachments_dir, caplog, method, headers
+):
+    # A 200 promising the recorded Content-Length with fewer bytes left clients waiting for the rest.
+    [path] = stored_files(attachments_dir)
+    path.write_bytes(PNG[:10])
+
+    response = getattr(auth_client, method)(attached["download_url"], **headers)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    [record] = storage_errors(caplog)
+    assert isinstance(record.exc_info[1], SizeDiffers)
+    assert f"holds 10 bytes, not the {len(PNG)} recorded" in str(record.exc_info[1])
+
+
+def test_a_file_cut_short_while_it_is_read_ends_the_download_with_an_error(auth_client, attached, attachments_dir):
+    response = auth_client.get(attached["download_url"])
+    [path] = stored_files(attachments_dir)
+    path.write_bytes(PNG[:10])  # after the answer's headers, before its bytes
+
+    with pytest.raises(OSError, match=f"ended {len(PNG) - 10} bytes before the length recorded"):
+        b"".join(response.streaming_content)
 
 
 def test_an_unreadable_file_answers_503(auth_client, attached, caplog, monkeypatch):
@@ -255,6 +282,22 @@ def test_importing_a_file_whose_bytes_were_lost_makes_it_downloadable(auth_clien
     assert response.status_code == 201
     assert body(auth_client.get(attached["download_url"])) == PNG
     assert len(stored_files(attachments_dir)) == 1
+
+
+def test_uploading_a_file_again_after_its_bytes_were_cut_short_makes_it_downloadable(
+    auth_client, note, attached, attachments_dir, django_capture_on_commit_callbacks
+):
+    [damaged] = stored_files(attachments_dir)
+    damaged.write_bytes(PNG[:10])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = upload(auth_client, note, PNG, "dot.png")
+
+    assert again.status_code == 201
+    assert body(auth_client.get(attached["download_url"])) == PNG
+    [stored] = StoredFile.objects.all()
+    # The damaged copy is deleted: only the one the row names is left.
+    assert [path.relative_to(attachments_dir).as_posix() for path in stored_files(attachments_dir)] == [stored.name]
 
 
 def test_uploading_a_file_whose_bytes_are_kept_writes_them_no_second_time(auth_client, note, attached, monkeypatch):

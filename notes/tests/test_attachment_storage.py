@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from django.core.exceptions import ImproperlyConfigured
 from moto import mock_aws
 
-from notes.attachments.storage import LimitedReader, attachment_storage, open_range
+from notes.attachments.storage import LimitedReader, SizeDiffers, attachment_storage, open_range
 from notes.models import Attachment, StoredFile
 from notes.tests.attachment_helpers import PNG, body, sha256, upload
 from notes.tests.factories import NoteFactory
@@ -139,7 +139,8 @@ def test_a_range_is_fetched_with_a_ranged_get_not_the_whole_object(s3, auth_clie
 
     storage = attachment_storage()
     storage.connection.meta.client.meta.events.register("before-parameter-build.s3.GetObject", record)
-    reader = open_range(StoredFile.objects.get().name, 10, 5)
+    stored = StoredFile.objects.get()
+    reader = open_range(stored.name, 10, 5, stored.size)
 
     assert reader.read() == DATA[10:15]
     assert requested == ["bytes=10-14"]
@@ -167,6 +168,35 @@ def test_an_object_missing_from_the_bucket_answers_503_and_is_logged(s3, auth_cl
     [error] = storage_errors(caplog)
     assert isinstance(error, ClientError)
     assert error.response["Error"]["Code"] == "NoSuchKey"
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_RANGE": "bytes=0-3"}], ids=["whole", "range"])
+def test_an_object_cut_short_in_the_bucket_answers_503_and_is_logged(s3, auth_client, user, caplog, headers):
+    url = upload(auth_client, NoteFactory(owner=user), DATA).json()["download_url"]
+    [key] = keys(s3)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=DATA[:100])
+
+    response = auth_client.get(url, **headers)
+
+    assert response.status_code == 503
+    [error] = storage_errors(caplog)
+    assert isinstance(error, SizeDiffers)
+    assert f"holds 100 bytes, not the {len(DATA)} recorded" in str(error)
+
+
+def test_an_export_reaching_an_object_cut_short_answers_503_and_a_new_upload_repairs_it(s3, auth_client, user):
+    note = NoteFactory(owner=user)
+    first = upload(auth_client, note, DATA).json()
+    [key] = keys(s3)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=DATA[:100])
+
+    refused = auth_client.get("/api/export/", {"format": "json"})
+    again = upload(auth_client, note, DATA)
+
+    assert refused.status_code == 503
+    assert again.status_code == 201
+    assert body(auth_client.get(first["download_url"])) == DATA
+    assert auth_client.get("/api/export/", {"format": "json"}).status_code == 200
 
 
 def test_uploading_a_file_again_after_its_object_was_lost_makes_it_downloadable(s3, auth_client, user):
@@ -418,6 +448,16 @@ def test_without_a_bucket_files_stay_in_the_data_folder(tmp_path):
 def test_limited_reader_stops_at_its_length():
     import io
 
-    reader = LimitedReader(io.BytesIO(b"0123456789"), 4)
+    reader = LimitedReader(io.BytesIO(b"0123456789"), 4, "a/b")
 
     assert [reader.read(3), reader.read(3), reader.read(3)] == [b"012", b"3", b""]
+
+
+def test_limited_reader_over_a_file_that_ends_early_raises():
+    import io
+
+    reader = LimitedReader(io.BytesIO(b"012"), 5, "a/b")
+
+    assert reader.read(2) == b"01"
+    with pytest.raises(OSError, match="a/b ended 2 bytes before the length recorded"):
+        [reader.read(2), reader.read(2)]

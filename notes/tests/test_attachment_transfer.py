@@ -380,6 +380,21 @@ def test_an_export_reaching_a_file_missing_from_storage_answers_503_before_strea
 
 
 @pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_an_export_reaching_a_file_cut_short_in_storage_answers_503_before_streaming(
+    auth_client, attached, attachments_dir, caplog, export_format
+):
+    [damaged] = stored_files(attachments_dir)
+    damaged.write_bytes(damaged.read_bytes()[:10])
+
+    response = auth_client.get("/api/export/", {"format": export_format})
+
+    assert response.status_code == 503
+    assert not response.streaming
+    [record] = export_errors(caplog)
+    assert f"{attached['id']} ({StoredFile.objects.get().name})" in record.getMessage()
+
+
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
 def test_a_storage_failing_during_an_export_is_logged_naming_the_attachment(
     auth_client, attached, caplog, monkeypatch, export_format
 ):

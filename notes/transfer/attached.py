@@ -67,7 +67,7 @@ def stored_chunks(attachment):
     """The attachment's bytes, a chunk at a time; ExportInterrupted, logged, when storage fails."""
     stored = attachment.file
     try:
-        reader = open_range(stored.name, 0, stored.size)
+        reader = open_range(stored.name, 0, stored.size, stored.size)
         try:
             while chunk := reader.read(CHUNK_BYTES):
                 yield chunk

@@ -52,11 +52,12 @@ def attachments_checked(queryset):
     One query for the distinct files' names, then storage: on disk an open
     per file, on S3 a listing per 1,000 of the user's objects. Raises
     AttachmentsMissing (503, logged naming the attachments) when any is
-    missing or unreadable, StorageUnavailable when storage cannot be asked.
+    missing, unreadable or of another size than recorded, StorageUnavailable
+    when storage cannot be asked.
     """
-    names = list(StoredFile.objects.filter(attachments__note__in=queryset).values_list("name", flat=True).distinct())
+    sizes = dict(StoredFile.objects.filter(attachments__note__in=queryset).values_list("name", "size").distinct())
     with storage_errors_answered("find the exported attachments' files"):
-        missing = missing_names(names)
+        missing = missing_names(sizes)
     if missing:
         attachments = Attachment.objects.filter(note__in=queryset, file__name__in=missing[:MISSING_LOGGED])
         exc = AttachmentsMissing(list(attachments.order_by("pk").values_list("pk", "file__name")[:MISSING_LOGGED]))
@@ -66,7 +67,7 @@ def attachments_checked(queryset):
             exc.names(),
         )
         raise exc
-    return bool(names)
+    return bool(sizes)
 
 
 def notes_by_id(queryset, batch_size=BATCH_SIZE, *, with_attachments=True):
