@@ -68,6 +68,13 @@ class FormParser(BodyLimitMixin, parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         self.check_headers(parser_context)
         body = stream.read()
+        if body.lstrip()[:1] in (b"{", b"["):
+            # `curl -d '{...}'` sends JSON as a form; read as one, it named
+            # the whole document an unknown field. A form encodes { and [.
+            raise ParseError(
+                "The body is JSON sent as a form (Content-Type: application/x-www-form-urlencoded, "
+                "as `curl -d` sends it): send it with Content-Type: application/json."
+            )
         # First: it refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields before they are checked.
         data = QueryDict(body, encoding="utf-8")
         if errors := text_errors(percent_decoded(body)):

@@ -23,6 +23,10 @@ pytestmark = pytest.mark.django_db
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data; boundary=B"
 TEXT = "é 日本 😀"
+JSON_AS_FORM = (
+    "The body is JSON sent as a form (Content-Type: application/x-www-form-urlencoded, "
+    "as `curl -d` sends it): send it with Content-Type: application/json."
+)
 
 
 def multipart(*fields):
@@ -78,6 +82,27 @@ def test_a_form_nul_is_refused_as_the_query_strings_is(auth_client):
 
     assert response.status_code == 400
     assert response.json() == {"title": ["Null characters are not allowed."]}
+
+
+@pytest.mark.parametrize("body", [b'{"title": "From curl"}', b'  [{"title": "x"}]', b'{"title":'])
+def test_json_sent_as_a_form_is_400_saying_to_send_json(auth_client, user, body):
+    # What `curl -d '{...}'` sends without -H 'Content-Type: application/json'.
+    note = NoteFactory(owner=user, title="Kept")
+
+    created = auth_client.post("/api/notes/", body, content_type=FORM)
+    patched = auth_client.patch(f"/api/notes/{note.pk}/", body, content_type=FORM)
+
+    note.refresh_from_db()
+    assert (created.status_code, patched.status_code) == (400, 400)
+    assert created.json() == patched.json() == {"detail": JSON_AS_FORM}
+    assert (Note.objects.count(), note.title, note.version) == (1, "Kept", 1)
+
+
+def test_a_form_whose_field_starts_with_an_encoded_brace_is_a_form(auth_client):
+    response = auth_client.post("/api/notes/", b"title=%7Bbraces%7D", content_type=FORM)
+
+    assert response.status_code == 201
+    assert response.json()["title"] == "{braces}"
 
 
 def test_non_ascii_text_arrives_whole_from_forms(auth_client):
