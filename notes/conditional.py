@@ -67,8 +67,14 @@ class ConditionalNoteMixin:
         return versions is None or note.version in versions
 
     def not_modified(self, note):
-        """A 304 answer if If-None-Match names the note's version, else None."""
-        if self.matches_none_match(note):
+        """A 304 answer if If-None-Match names the note's version, else None.
+
+        Never for the browsable API's page: it holds the session's CSRF token
+        and user, which change without the note. A browser's cached page from
+        before a new login answered with 304 kept a token that failed every
+        form on it, the logout's included.
+        """
+        if self.matches_none_match(note) and self.request.accepted_renderer.media_type != "text/html":
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(note)})
         return None
 

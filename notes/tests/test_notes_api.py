@@ -1,6 +1,7 @@
 """The notes contract of SPEC 3: status codes, headers, versions and conflicts."""
 
 import pytest
+from django.test import Client
 from django.urls import set_script_prefix
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
@@ -68,6 +69,22 @@ def test_get_with_matching_if_none_match_is_304(auth_client, note, if_none_match
     assert response.status_code == 304
     assert response["ETag"] == '"1"'
     assert response.content == b""
+
+
+def test_the_browsable_page_is_never_304_as_it_holds_the_sessions_csrf_token(user, note):
+    browser = Client(HTTP_ACCEPT="text/html")
+    browser.force_login(user)
+    cached = browser.get(detail(note))
+    browser.logout()
+    browser.force_login(user)  # a new session, whose CSRF token the cached page does not hold
+
+    again = browser.get(detail(note), HTTP_IF_NONE_MATCH=cached["ETag"])
+    as_json = browser.get(detail(note), HTTP_IF_NONE_MATCH=cached["ETag"], HTTP_ACCEPT="application/json")
+
+    assert (cached["ETag"], again["ETag"]) == ('"1"', '"1"')
+    assert again.status_code == 200
+    assert b'name="csrfmiddlewaretoken"' in again.content
+    assert as_json.status_code == 304  # JSON depends on the note alone
 
 
 def test_get_with_stale_if_none_match_is_200(auth_client, note):
