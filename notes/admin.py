@@ -1,9 +1,11 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminTextareaWidget
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat, truncatechars
@@ -255,8 +257,12 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
         return [AttachmentInline] if obj is not None and request.method in {"GET", "HEAD"} else []
 
     def get_readonly_fields(self, request, obj=None):
-        # A note keeps its owner; the field is chosen once, on creation.
-        return [*self.readonly_fields, "owner", "history"] if obj else self.readonly_fields
+        # A note keeps its owner; the field is chosen once, on creation. Its
+        # history shows the revisions, for those who may see them.
+        if obj is None:
+            return self.readonly_fields
+        history = ["history"] if request.user.has_perm("notes.view_revision") else []
+        return [*self.readonly_fields, "owner", *history]
 
     @admin.display(description="history")
     def history(self, note):
@@ -299,10 +305,23 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except Http404:
             # Moved to the trash (or deleted) meanwhile, which a trashed note's page cannot edit.
-            self.message_user(
-                request, "The note left its place while this page was open: nothing was saved.", messages.WARNING
-            )
-            return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
+            return self.left_its_place(request)
+        except PermissionDenied:
+            # Moved to the trash before the form was posted: a trashed note is not
+            # changed (has_change_permission), which Django answers with a bare 403.
+            if not (request.method == "POST" and self.trashed_meanwhile(request, object_id)):
+                raise
+            return self.left_its_place(request)
+
+    def trashed_meanwhile(self, request, object_id):
+        note = self.get_object(request, unquote(object_id)) if object_id else None
+        return note is not None and note.is_trashed and super().has_change_permission(request)
+
+    def left_its_place(self, request):
+        self.message_user(
+            request, "The note left its place while this page was open: nothing was saved.", messages.WARNING
+        )
+        return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ["title", "content", "pinned", "tags"]}
@@ -323,6 +342,23 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
             # Rolled back, its log entry too; the list shows the note as it is now.
             self.message_user(request, str(reason), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:notes_note_changelist"))
+
+    def response_delete(self, request, obj_display, obj_id):
+        if request.POST.get("delete") == "forever" or IS_POPUP_VAR in request.POST:
+            return super().response_delete(request, obj_display, obj_id)
+        # Django's own message says "deleted successfully": the note is in the trash.
+        self.message_user(
+            request,
+            f"The note “{obj_display}” was moved to the trash: restore it from there "
+            f"within {settings.NOTES_TRASH_DAYS} days.",
+            messages.SUCCESS,
+        )
+        # Then where Django's goes: the list, with its filters, for those who may change notes.
+        if not self.has_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
+        changelist = reverse("admin:notes_note_changelist", current_app=self.admin_site.name)
+        context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return HttpResponseRedirect(add_preserved_filters(context, changelist))
 
     def delete_model(self, request, obj):
         # What the confirmation page offered decides, not the note's state now: a "move to the

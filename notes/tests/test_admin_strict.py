@@ -353,3 +353,57 @@ def test_deleting_forever_needs_the_page_drawn_for_the_note_as_it_is(admin_clien
     assert kept
     assert fresh.status_code == 302
     assert not Note.objects.filter(pk=note.pk).exists()
+
+
+def test_saving_a_note_the_owner_trashed_since_the_page_was_drawn_says_nothing_was_saved(note):
+    # Django answered a bare 403: a trashed note is not changed (has_change_permission).
+    client = viewer_client("view_note", "change_note")
+    page = client.get(f"{CHANGELIST}{note.pk}/change/")
+    note_trash(note=note)
+
+    response = change(client, note, title="Shopping")
+
+    assert page.status_code == 200
+    assert (response.status_code, response["Location"]) == (302, CHANGELIST)
+    assert "nothing was saved" in client.get(CHANGELIST).content.decode()
+    assert Note.objects.get(pk=note.pk).title == "Groceries"
+
+
+def test_a_viewer_posting_a_change_form_is_still_refused(note):
+    response = change(viewer_client("view_note"), note, title="Shopping")
+
+    assert response.status_code == 403
+    assert Note.objects.get(pk=note.pk).title == "Groceries"
+
+
+def test_moving_a_note_to_the_trash_from_its_delete_page_says_so(note):
+    client = viewer_client("view_note", "change_note", "delete_note")
+
+    response = client.post(f"{CHANGELIST}{note.pk}/delete/", {"post": "yes"}, follow=True)
+
+    page = response.content.decode()
+    assert response.redirect_chain == [(CHANGELIST, 302)]
+    assert "The note “Groceries” was moved to the trash: restore it from there within 30 days." in page
+    assert "deleted successfully" not in page
+    assert Note.objects.get(pk=note.pk).is_trashed
+
+
+def test_deleting_a_trashed_note_forever_says_it_was_deleted(note):
+    note = note_trash(note=note)
+    client = viewer_client("view_note", "change_note", "delete_note")
+    form = confirmation_form(client, f"{CHANGELIST}{note.pk}/delete/")
+
+    response = client.post(f"{CHANGELIST}{note.pk}/delete/", form, follow=True)
+
+    assert "was deleted successfully" in response.content.decode()
+    assert not Note.objects.filter(pk=note.pk).exists()
+
+
+@pytest.mark.parametrize(("codenames", "shown"), [(("view_note",), False), (("view_note", "view_revision"), True)])
+def test_a_notes_history_is_shown_to_who_may_view_revisions(note, codenames, shown):
+    note_update(note=note, title="Shopping")
+
+    page = viewer_client(*codenames).get(f"{CHANGELIST}{note.pk}/change/").content.decode()
+
+    assert ("/admin/notes/revision/" in page) is shown
+    assert ("<td>Groceries</td>" in page) is shown
