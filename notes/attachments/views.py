@@ -57,6 +57,12 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
             return queryset
         return queryset.filter(note=live_note_or_404(self.request.user, self.kwargs["pk"]))
 
+    def get_serializer_class(self):
+        # What a POST reads: the browsable API draws its form from this, a file input.
+        if getattr(self.request, "method", None) == "POST":
+            return AttachmentUploadSerializer
+        return AttachmentSerializer
+
     @extend_schema(description="The note's attachments, oldest first.", parameters=[NOTE_ID_PARAMETER])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -73,7 +79,7 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
     )
     def post(self, request, *args, **kwargs):
         note = live_note_or_404(request.user, kwargs["pk"])
-        upload = AttachmentUploadSerializer(data=request.data)
+        upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
         try:
@@ -82,7 +88,7 @@ class NoteAttachmentsView(OwnedByUserMixin, generics.ListCreateAPIView):
             raise ValidationError({"file": [str(exc)]}) from None
         finally:
             file.close()
-        data = self.get_serializer(attachment).data
+        data = AttachmentSerializer(attachment, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
 
 

@@ -1,7 +1,10 @@
 """Attachments (SPEC 3, "Attachments and public links"): upload, list, detail, delete."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from notes.models import Attachment, StoredFile
 from notes.services import note_trash
@@ -441,3 +444,21 @@ def test_note_attachments_changed_leaves_the_note_as_it_was(note):
 
     note.refresh_from_db()
     assert (note.version, note.updated_at) == before
+
+
+def test_the_browsable_api_offers_a_file_input_and_its_form_uploads(user, note):
+    browser = Client(HTTP_ACCEPT="text/html", enforce_csrf_checks=True)
+    browser.force_login(user)
+    path = f"/api/notes/{note.pk}/attachments/"
+
+    page = browser.get(path)
+    token = page.cookies["csrftoken"].value
+    # What the page's form sends: multipart, the file and the CSRF token.
+    posted = browser.post(path, {"file": SimpleUploadedFile("dot.png", PNG), "csrfmiddlewaretoken": token})
+
+    assert page.status_code == 200
+    assert re.search(rb'<input[^>]*type="file"[^>]*name="file"|<input[^>]*name="file"[^>]*type="file"', page.content)
+    assert b'enctype="multipart/form-data"' in page.content
+    assert posted.status_code == 201
+    [attachment] = Attachment.objects.filter(note=note)
+    assert (attachment.filename, attachment.file.sha256) == ("dot.png", sha256(PNG))
