@@ -7,6 +7,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from notes import feed
 from notes.attachments.sniff import INLINE_TYPES
 from notes.models import Attachment, Note, PublicLink
 
@@ -20,6 +21,11 @@ NO_TOKEN = "!" * 43
 def public_link_create(*, note, expires_at=None):
     """Give the note a new link with a new random token; the previous one stops working at once."""
     with transaction.atomic():
+        # The owner's feed counter first, as every change and an account's
+        # deletion take it: the deletion's cascade removes links before
+        # notes, and this locks the note before its link, a deadlock on
+        # PostgreSQL (500) without the counter ordering the two.
+        feed.hold(note.owner_id)
         # Locked, so a purge of the note (or its owner's account) either came
         # first or waits: never a link to a note deleted meanwhile.
         if not Note.objects.alive().select_for_update().filter(pk=note.pk).exists():

@@ -245,3 +245,46 @@ def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user)
 
     assert outcome == {"change": "committed", "deletion": "committed"}
     assert not Note.objects.filter(pk=note.pk).exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_deleting_an_account_waits_for_a_link_being_shared(user):
+    # The share locked the note, then its link; the deletion's cascade the link, then the note: a deadlock (500).
+    from accounts.services import user_delete
+    from notes.models import PublicLink
+    from notes.sharing.services import public_link_create
+
+    note = NoteFactory(owner=user)
+    public_link_create(note=note)
+    holding, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def share_and_hold():
+        try:
+            with transaction.atomic():
+                public_link_create(note=note)
+                holding.set()
+                release.wait(WAIT)
+            outcome["share"] = "committed"
+        except Exception as error:  # reported by the assertion below
+            outcome["share"] = repr(error)
+
+    def delete_account():
+        try:
+            user_delete(user=type(user).objects.get(pk=user.pk))
+            outcome["deletion"] = "committed"
+        except Exception as error:
+            outcome["deletion"] = repr(error)
+
+    share = in_thread(share_and_hold)
+    assert holding.wait(WAIT)
+    deletion = in_thread(delete_account)
+    wait_for_lock_waiters(1)
+    release.set()
+    share.join(WAIT)
+    deletion.join(WAIT)
+
+    assert outcome == {"share": "committed", "deletion": "committed"}
+    assert not Note.objects.filter(pk=note.pk).exists()
+    assert not PublicLink.objects.exists()
