@@ -85,9 +85,14 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data):
+        # Hashed before the transaction, which on SQLite holds the database's
+        # write lock: every writer waited for the hash (PBKDF2) of each sign-up.
+        user = User(username=validated_data["username"])
+        user.set_password(validated_data["password"])
         try:
             with transaction.atomic():
-                return User.objects.create_user(**validated_data)
+                user.save(force_insert=True)
+                return user
         except IntegrityError:
             # Lost a race with a registration of the same name.
             raise serializers.ValidationError({"username": ["A user with that username already exists."]}) from None

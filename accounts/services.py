@@ -3,29 +3,46 @@
 from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
-from django.db import transaction
+from django.contrib.auth import SESSION_KEY, password_validation
+from django.contrib.auth.hashers import make_password
+from django.db import DatabaseError, transaction
 
-from accounts.models import AuthToken
+from accounts.models import AuthToken, User
 from accounts.throttles import forget_user
 from notes import feed
 from notes.attachments.files import delete_after_commit, lock_owners
 from notes.models import StoredFile
 
 
+class PasswordChangedMeanwhile(Exception):
+    """Another change of the password committed after the caller checked the old one."""
+
+
 def password_change(*, user, new_password, keep_token=None):
     """Set a new password and revoke every token of the user but `keep_token`.
+
+    Only over the password the caller checked (`user.password`, the hash as
+    read): of two changes checked against one password, the second raises
+    PasswordChangedMeanwhile, where both answered 204 and one new password
+    was lost. Hashed before the transaction, which on SQLite holds the
+    database's write lock every other writer waits for.
 
     Browser sessions of the user end by themselves: each carries a hash of
     the password it logged in with, which no longer matches.
     """
+    new_hash = make_password(new_password)
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
+        if not User.objects.filter(pk=user.pk, password=user.password).update(password=new_hash):
+            if not User.objects.filter(pk=user.pk).exists():
+                # As Django's save of a deleted row: the API answers it as the refused token it now is (401).
+                raise DatabaseError("The account was deleted while its password was being changed.")
+            raise PasswordChangedMeanwhile
         revoked = AuthToken.objects.owned_by(user)
         if keep_token is not None:
             revoked = revoked.exclude(pk=keep_token.pk)
         revoked.delete()
+    user.password = new_hash
+    password_validation.password_changed(new_password, user)
 
 
 def user_delete(*, user):

@@ -23,7 +23,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
-from accounts.services import password_change, user_delete
+from accounts.services import PasswordChangedMeanwhile, password_change, user_delete
 from accounts.throttles import AddressRateThrottle, PasswordCheckThrottle
 from notes.pagination import KeysetPagination
 from notes.views import OwnedByUserMixin
@@ -156,9 +156,13 @@ class PasswordChangeView(ChecksPasswordMixin, generics.GenericAPIView):
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        password_change(
-            user=request.user, new_password=serializer.validated_data["new_password"], keep_token=request.auth
-        )
+        try:
+            password_change(
+                user=request.user, new_password=serializer.validated_data["new_password"], keep_token=request.auth
+            )
+        except PasswordChangedMeanwhile:
+            # Another device's change came first: the old password sent is no longer the password.
+            raise ValidationError({"old_password": [serializer.wrong_password_message]}) from None
         if isinstance(request.successful_authenticator, SessionAuthentication):
             # Keep the browser that made the change logged in (the new
             # password invalidates every session's stored hash).

@@ -5,6 +5,17 @@ from django.contrib.auth.views import PasswordChangeView
 from django.urls import reverse
 
 from accounts.forms import AdminLoginForm, OwnPasswordChangeForm
+from accounts.services import PasswordChangedMeanwhile
+
+
+class OwnPasswordChangeView(PasswordChangeView):
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except PasswordChangedMeanwhile:
+            # Another change came first: the old password given is no longer the password.
+            form.add_error("old_password", form.error_messages["password_incorrect"])
+            return self.form_invalid(form)
 
 
 class AdminSite(admin.AdminSite):
@@ -25,4 +36,4 @@ class AdminSite(admin.AdminSite):
         if self.password_change_template is not None:
             defaults["template_name"] = self.password_change_template
         request.current_app = self.name
-        return PasswordChangeView.as_view(**defaults)(request)
+        return OwnPasswordChangeView.as_view(**defaults)(request)

@@ -1,7 +1,9 @@
 """Changing the password after a scare: validators apply, every other device is cut off."""
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.test import APIClient
 
@@ -207,6 +209,59 @@ def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user
     assert response["WWW-Authenticate"] == "Token"
 
 
+OTHER_PASSWORD = "another device's new passphrase"
+
+
+def change_from_another_device_meanwhile(monkeypatch, user):
+    """Another device's change commits after this request's old password was checked."""
+    check = PasswordChangeSerializer.validate_new_password
+
+    def check_then_change(serializer, value):
+        value = check(serializer, value)
+        password_change(user=User.objects.get(pk=user.pk), new_password=OTHER_PASSWORD)
+        return value
+
+    monkeypatch.setattr(PasswordChangeSerializer, "validate_new_password", check_then_change)
+
+
+def test_of_two_changes_checked_against_one_password_the_second_is_400(auth_client, user, password, monkeypatch):
+    # Both answered 204, and the first one's new password was lost.
+    change_from_another_device_meanwhile(monkeypatch, user)
+
+    response = change(auth_client, password, NEW_PASSWORD)
+
+    assert response.status_code == 400
+    assert response.json() == {"old_password": ["Your old password was entered incorrectly."]}
+    assert User.objects.get(pk=user.pk).check_password(OTHER_PASSWORD)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_password_is_hashed_outside_the_transaction(auth_client, api_client, password, settings, monkeypatch):
+    # On SQLite the transaction holds the write lock: every writer waited for each hash.
+    settings.NOTES_ALLOW_SIGNUP = True
+    hashed_in_a_transaction = []
+    set_password = User.set_password
+
+    def noted(hash_password):
+        def hashing(*args):
+            hashed_in_a_transaction.append(connection.in_atomic_block)
+            return hash_password(*args)
+
+        return hashing
+
+    monkeypatch.setattr(User, "set_password", noted(set_password))  # registration
+    monkeypatch.setattr("accounts.services.make_password", noted(make_password))  # password change
+
+    changed = change(auth_client, password, NEW_PASSWORD)
+    registered = api_client.post(
+        "/api/auth/register/", {"username": "newcomer", "password": NEW_PASSWORD}, format="json"
+    )
+
+    assert (changed.status_code, registered.status_code) == (204, 201)
+    assert hashed_in_a_transaction == [False, False]
+    assert User.objects.get(username="newcomer").check_password(NEW_PASSWORD)
+
+
 def test_an_unknown_field_is_answered_beside_the_other_fields_errors(auth_client, user, password):
     response = auth_client.post(
         "/api/auth/password/", {"old_password": password, "new_password": 42, "x": 1}, format="json"
@@ -309,3 +364,24 @@ def test_changing_the_password_in_the_admin_revokes_every_token_and_keeps_that_b
     assert not AuthToken.objects.owned_by(user).exists()
     assert other_browser.get("/api/auth/me/").status_code == 401
     assert staff_browser.get("/admin/").status_code == 200
+
+
+def test_an_admin_change_checked_against_a_password_changed_meanwhile_says_so(
+    staff_browser, user, password, monkeypatch
+):
+    from accounts.forms import OwnPasswordChangeForm
+
+    check = OwnPasswordChangeForm.clean_old_password
+
+    def check_then_change(form):
+        value = check(form)
+        password_change(user=User.objects.get(pk=user.pk), new_password=OTHER_PASSWORD)
+        return value
+
+    monkeypatch.setattr(OwnPasswordChangeForm, "clean_old_password", check_then_change)
+
+    response = change_in_the_admin(staff_browser, password, NEW_PASSWORD)
+
+    assert response.status_code == 200  # the form again, not a 500
+    assert "Your old password was entered incorrectly" in response.content.decode()
+    assert User.objects.get(pk=user.pk).check_password(OTHER_PASSWORD)
