@@ -18,6 +18,7 @@ from notes.attachments.storage import (
     open_range,
     storage_errors_answered,
 )
+from notes.models import StoredFile
 
 # Larger than any file: a position of 20 digits or more reads as this, which
 # answers the same (the rest of the file, or nothing), where int() would
@@ -110,14 +111,18 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{stored.size}"
     status = 206 if byte_range else 200
 
+    # Bytes deleted with their attachment since it was looked up answer its 404, not a 503.
+    def deleted():
+        return not StoredFile.objects.filter(pk=stored.pk).exists()
+
     if request.method == "HEAD":
         # Answered as GET would be: 503 for bytes the storage does not have.
-        with storage_errors_answered(f"find {stored.name}"):
+        with storage_errors_answered(f"find {stored.name}", deleted=deleted):
             if (stored_size := attachment_storage().size(stored.name)) != stored.size:
                 raise SizeDiffers(stored.name, stored_size, stored.size)
         response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
     else:
-        with storage_errors_answered(f"read {stored.name}"):
+        with storage_errors_answered(f"read {stored.name}", deleted=deleted):
             reader = open_range(stored.name, start, length, stored.size)
         response = FileResponse(reader, status=status, headers=headers, content_type=stored.content_type)
         response.block_size = CHUNK_BYTES

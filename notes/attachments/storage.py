@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import FileSystemStorage, storages
+from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from storages.backends.s3 import S3Storage
@@ -57,14 +58,19 @@ class StorageFull(StorageUnavailable):
 
 
 @contextmanager
-def storage_errors_answered(action):
+def storage_errors_answered(action, *, deleted=None):
     """Turn a storage failure inside the block into StorageUnavailable (503) or StorageFull (507), logged.
 
     `action` says what was tried, for the log: "read 3/ab/abc...-123".
+    `deleted`, when given, tells whether the bytes were deleted on purpose
+    meanwhile (their row is gone): then the failure is a 404, not logged, as
+    the request would have answered a moment later.
     """
     try:
         yield
     except STORAGE_ERRORS as exc:
+        if deleted is not None and deleted():
+            raise Http404("No Attachment matches the given query.") from exc
         logger.error("The attachments storage failed to %s: %s", action, exc, exc_info=True)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull from exc

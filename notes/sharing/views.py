@@ -3,7 +3,7 @@ import hashlib
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -207,6 +207,8 @@ def shared_attachment(request, token, attachment_id):
         return _not_found()
     try:
         response = file_response(request, attachment.file, attachment.filename)
+    except Http404:  # deleted since it was looked up
+        return _not_found()
     except StorageUnavailable:
         # A plain view: DRF's handler, which answers the API's JSON 503, is not in the way here.
         return HttpResponse(

@@ -121,6 +121,57 @@ def test_a_public_links_image_missing_from_the_folder_answers_a_plain_503(
     assert len(storage_errors(caplog)) == 1
 
 
+def deleted_once_looked_up(monkeypatch, attached, django_capture_on_commit_callbacks):
+    """The attachment is deleted (its bytes too) between the download's lookup and its read."""
+    from notes.attachments import downloads
+    from notes.attachments.services import attachment_delete
+
+    real_open_range, real_storage = downloads.open_range, downloads.attachment_storage
+
+    def delete_first():
+        with django_capture_on_commit_callbacks(execute=True):
+            attachment_delete(attachment=Attachment.objects.get(pk=attached["id"]))
+
+    def open_range(*args):
+        delete_first()
+        return real_open_range(*args)
+
+    def attachment_storage():
+        delete_first()
+        return real_storage()
+
+    monkeypatch.setattr(downloads, "open_range", open_range)
+    monkeypatch.setattr(downloads, "attachment_storage", attachment_storage)  # what HEAD asks
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_download_racing_its_attachments_deletion_is_404_not_a_storage_failure(
+    auth_client, attached, caplog, monkeypatch, django_capture_on_commit_callbacks, method
+):
+    deleted_once_looked_up(monkeypatch, attached, django_capture_on_commit_callbacks)
+
+    response = getattr(auth_client, method)(attached["download_url"])
+
+    assert response.status_code == 404
+    if method == "get":
+        assert response.json() == {"detail": "No Attachment matches the given query."}
+    assert storage_errors(caplog) == []  # no false alarm for the operator
+
+
+def test_a_public_links_image_racing_its_deletion_is_the_links_404(
+    auth_client, api_client, note, attached, caplog, monkeypatch, django_capture_on_commit_callbacks
+):
+    token = auth_client.post(f"/api/notes/{note.pk}/share/", {}, format="json").json()["token"]
+    unknown = api_client.get(f"/s/{token}/attachments/999999")
+    deleted_once_looked_up(monkeypatch, attached, django_capture_on_commit_callbacks)
+
+    response = api_client.get(f"/s/{token}/attachments/{attached['id']}")
+
+    assert response.status_code == unknown.status_code == 404
+    assert response.content == unknown.content
+    assert storage_errors(caplog) == []
+
+
 # Deleting bytes once the rows are gone
 
 
