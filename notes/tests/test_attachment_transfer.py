@@ -416,6 +416,37 @@ def test_a_storage_failing_during_an_export_is_logged_naming_the_attachment(
     assert record.exc_info[1] is failure
 
 
+@pytest.mark.parametrize("export_format", ["json", "markdown"])
+def test_an_attachment_deleted_during_the_export_is_left_out_not_a_cut_short_file(
+    source, auth_client, monkeypatch, django_capture_on_commit_callbacks, caplog, export_format
+):
+    # The bytes were deleted once the deletion committed, after the notes' batch was read: the export
+    # answered 200 and then broke off (invalid JSON, an invalid zip).
+    from notes.attachments.services import attachment_delete
+    from notes.transfer import attached
+
+    tickets = Attachment.objects.get(filename="tickets?.bin")  # bytes no other attachment shows
+    real_open_range = attached.open_range
+
+    def open_range(name, *args):
+        if name == tickets.file.name:
+            with django_capture_on_commit_callbacks(execute=True):
+                attachment_delete(attachment=Attachment.objects.get(pk=tickets.pk))
+        return real_open_range(name, *args)
+
+    monkeypatch.setattr(attached, "open_range", open_range)
+    response = auth_client.get("/api/export/", {"format": export_format})
+    data = b"".join(response.streaming_content)
+    target = UserFactory()
+
+    assert response.status_code == 200
+    assert export_errors(caplog) == []
+    assert import_into(target, data, export_format).status_code == 201
+    assert files_of(target) == files_of(source)  # as the notes are now: without the deleted file
+    assert ("Trip", "tickets?.bin") not in {(title, filename) for title, filename, *_ in files_of(target)}
+    assert len(files_of(target)) == 4
+
+
 def test_export_notes_names_the_attachments_storage_lost_and_writes_nothing(user, attached, attachments_dir, tmp_path):
     [lost] = stored_files(attachments_dir)
     lost.unlink()

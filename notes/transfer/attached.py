@@ -30,6 +30,7 @@ from rest_framework.exceptions import ValidationError
 from notes.attachments.files import Inspected, inspect
 from notes.attachments.services import safe_filename
 from notes.attachments.storage import CHUNK_BYTES, STORAGE_ERRORS, open_range
+from notes.models import Attachment
 from notes.serializers import StrictDateTimeField
 from notes.transfer import markdown
 
@@ -63,31 +64,52 @@ class ExportInterrupted(Exception):
     """
 
 
-def stored_chunks(attachment):
-    """The attachment's bytes, a chunk at a time; ExportInterrupted, logged, when storage fails."""
+def opened(attachment):
+    """A reader of the attachment's bytes, or None when it was deleted since its note was read.
+
+    Opened before anything of the attachment is written, so that one
+    deleted during the export (its bytes deleted once that commits) is left
+    out, as a note read a moment later would show it, rather than cutting
+    the export short. ExportInterrupted, logged, when storage cannot give
+    bytes still attached.
+    """
     stored = attachment.file
     try:
-        reader = open_range(stored.name, 0, stored.size, stored.size)
+        return open_range(stored.name, 0, stored.size, stored.size)
+    except STORAGE_ERRORS as exc:
+        if not Attachment.objects.filter(pk=attachment.pk).exists():
+            return None
+        raise _interrupted(attachment, exc) from exc
+
+
+def stored_chunks(attachment, reader):
+    """The bytes of `reader` (opened()), a chunk at a time; ExportInterrupted, logged, when storage fails."""
+    try:
         try:
             while chunk := reader.read(CHUNK_BYTES):
                 yield chunk
         finally:
             reader.close()
     except STORAGE_ERRORS as exc:
-        logger.error(
-            "The export was cut short: attachment %s (%s) could not be read from the attachments storage: %s",
-            attachment.pk,
-            stored.name,
-            exc,
-            exc_info=True,
-        )
-        raise ExportInterrupted(f"attachment {attachment.pk} ({stored.name}) could not be read: {exc}") from exc
+        raise _interrupted(attachment, exc) from exc
 
 
-def base64_chunks(attachment):
-    """The attachment's bytes in base64, a chunk at a time."""
+def _interrupted(attachment, exc):
+    stored = attachment.file
+    logger.error(
+        "The export was cut short: attachment %s (%s) could not be read from the attachments storage: %s",
+        attachment.pk,
+        stored.name,
+        exc,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return ExportInterrupted(f"attachment {attachment.pk} ({stored.name}) could not be read: {exc}")
+
+
+def base64_chunks(attachment, reader):
+    """The bytes of `reader` in base64, a chunk at a time."""
     pending = b""
-    for chunk in stored_chunks(attachment):
+    for chunk in stored_chunks(attachment, reader):
         pending += chunk
         whole = len(pending) - len(pending) % 3
         if whole >= BASE64_CHUNK:
@@ -98,12 +120,16 @@ def base64_chunks(attachment):
 
 
 def json_attachments(attachments):
-    """`,"attachments":[...]` for a note's JSON, to follow its other fields."""
+    """`,"attachments":[...]` for a note's JSON, to follow its other fields (without those deleted meanwhile)."""
     yield b',"attachments":['
-    for index, attachment in enumerate(attachments):
-        yield (b"," if index else b"") + orjson.dumps(attachment_document(attachment))[:-1] + b',"data":"'
-        yield from base64_chunks(attachment)
+    written = 0
+    for attachment in attachments:
+        if (reader := opened(attachment)) is None:
+            continue
+        yield (b"," if written else b"") + orjson.dumps(attachment_document(attachment))[:-1] + b',"data":"'
+        yield from base64_chunks(attachment, reader)
         yield b'"}'
+        written += 1
     yield b"]"
 
 

@@ -153,20 +153,25 @@ def export_markdown_zip(notes):
     ):
         for note in notes:
             name = names(markdown.file_stem(note.title))
+            # A note's files go before its Markdown file, whose front matter
+            # then lists those written: one deleted during the export is left
+            # out of both (attached.opened).
             members = []
-            if attachments := note.exported_attachments:
-                member_names = attached.MemberNames(name)
-                members = [(member_names(attachment.filename), attachment) for attachment in attachments]
+            member_names = attached.MemberNames(name)
+            for attachment in note.exported_attachments:
+                if (reader := attached.opened(attachment)) is None:
+                    continue
+                member = member_names(attachment.filename)
+                yield from _write_file(archive, sink, member, attachment, reader)
+                digest = attachment.file.sha256.encode()
+                file_lines.write(b'%s    %s: "%s"' % (b",\n" if files_written else b"", orjson.dumps(member), digest))
+                files_written += 1
+                members.append((member, attachment))
             data = markdown.render(note, attached.front_matter_lines(members) if members else ()).encode()
             archive.writestr(_member(name, note.updated_at), data)
             lines.write(b'%s    %s: "%s"' % (b",\n" if count else b"", orjson.dumps(name), _sha256(data)))
             count += 1
             yield from sink.take()
-            for member, attachment in members:
-                yield from _write_file(archive, sink, member, attachment)
-                digest = attachment.file.sha256.encode()
-                file_lines.write(b'%s    %s: "%s"' % (b",\n" if files_written else b"", orjson.dumps(member), digest))
-                files_written += 1
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "exported_at": markdown.timestamp(exported_at)}
         with archive.open(_member(MANIFEST_NAME, exported_at), "w") as manifest:
             manifest.write(orjson.dumps({**header, "count": count}, option=orjson.OPT_INDENT_2)[:-2])
@@ -183,12 +188,12 @@ def export_markdown_zip(notes):
     yield from sink.take()
 
 
-def _write_file(archive, sink, name, attachment):
-    """An attachment's bytes into the archive as `name`, a chunk at a time."""
+def _write_file(archive, sink, name, attachment, reader):
+    """An attachment's bytes (`reader`) into the archive as `name`, a chunk at a time."""
     member = _member(name, attachment.created_at)
     member.compress_type = attached.compress_type(attachment.file.content_type)
     with archive.open(member, "w", force_zip64=attachment.file.size >= zipfile.ZIP64_LIMIT) as target:
-        for chunk in attached.stored_chunks(attachment):
+        for chunk in attached.stored_chunks(attachment, reader):
             target.write(chunk)
             yield from sink.take()
     yield from sink.take()
