@@ -232,8 +232,8 @@ def report(results):
         f"{table}\n\n"
         "With the default seed and a million notes, `meeting` is in 93,213 notes, `the` in 990,519, `東京` "
         "in 4,905 and the rare word in a handful. A search ranks at most the 1,000 newest matching notes "
-        "(NOTES_SEARCH_WINDOW); to weigh a word, SQLite's bm25 still reads the whole list of notes containing "
-        'it, which is what a word in nearly every note costs. See README, "Finding notes".\n',
+        "(NOTES_SEARCH_WINDOW), each by the words' occurrences in it alone (SQLite) or ts_rank (PostgreSQL). "
+        'See README, "Finding notes".\n',
     )
 
 

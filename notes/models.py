@@ -168,7 +168,7 @@ class Revision(models.Model):
 
 
 class SearchDocumentField(models.TextField):
-    """The hidden column of an FTS5 table, named after the table: what MATCH and bm25() take."""
+    """The hidden column of an FTS5 table, named after the table: what MATCH takes."""
 
 
 class SearchEntry(models.Model):

@@ -7,12 +7,10 @@ carries the ordering values of the last row it saw, and the next page is
 page. Cursors are signed: a tampered one is refused, not trusted; so is one
 issued to another user, or for another search, filter or ordering.
 
-A computed key (a search's rank) can move while nothing about the row
-changes: bm25 weighs words by how many notes contain them, so every write
-shifts every rank a little. The next page is therefore positioned on the
-cursor row's rank as it is *now* (re-read in the same query), so rows that
-compared equal or in some order before still do; only if that row is gone
-does the rank stored in the cursor stand in.
+A computed key (a search's rank) is read from its row alone
+(notes.search), so it moves only when the row changes: the next page is
+positioned on the values the cursor holds, whatever became of the row
+they came from since.
 """
 
 import datetime
@@ -24,8 +22,7 @@ from urllib.parse import quote_plus, urlencode
 
 import orjson
 from django.core import signing
-from django.db.models import BooleanField, Expression, F, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Expression, F, Q, Value
 from django.utils.dateparse import parse_datetime
 from django.utils.encoding import escape_uri_path
 from rest_framework.exceptions import ValidationError
@@ -66,7 +63,7 @@ class KeysetPagination(BasePagination):
             if backwards:
                 ordered = queryset.order_by(*(_flip(key) for key in keys))
             if position is not None:
-                ordered = ordered.filter(after(keys, reanchored(queryset, keys, position), backwards))
+                ordered = ordered.filter(after(keys, position, backwards))
             return list(ordered[:count])
 
         return self.paginate_rows(request, keys, fetch)
@@ -219,20 +216,6 @@ def ordering_keys(queryset, tiebreak="id"):
     if not any(key.lstrip("-") in unique for key in keys):
         keys.append(f"-{tiebreak}" if keys and keys[-1].startswith("-") else tiebreak)
     return ["-id" if key == "-pk" else "id" if key == "pk" else key for key in keys]
-
-
-def reanchored(queryset, keys, position):
-    """`position` with each computed key read afresh from the row it came from."""
-    names = [key.lstrip("-") for key in keys]
-    computed = [i for i, name in enumerate(names) if name in queryset.query.annotations]
-    if not computed or "id" not in names:
-        return position
-    anchor = queryset.order_by().filter(pk=position[names.index("id")])
-    fresh = list(position)
-    for i in computed:
-        current = Subquery(anchor.values(names[i])[:1])
-        fresh[i] = Coalesce(current, Value(position[i]), output_field=queryset.query.annotations[names[i]].output_field)
-    return fresh
 
 
 def after(keys, position, backwards=False):

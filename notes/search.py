@@ -12,7 +12,8 @@ notes on both:
   columns), kept in step with `notes_note` by triggers, so every write that
   reaches the table (API, admin, bulk inserts, trash, restore, deletes that
   cascade from a user) updates the index in the same transaction. Only live
-  notes are indexed. Ranked with bm25, the title weighted above the content.
+  notes are indexed. Ranked by the terms' occurrences in the note, the
+  title weighted above the content.
 - PostgreSQL: a stored generated tsvector column `search_vector` (title
   weighted A, content B) with a GIN index over live notes. Ranked with
   ts_rank.
@@ -33,8 +34,8 @@ from notes.models import Note, SearchDocumentField
 
 FTS_TABLE = "notes_fts"
 TRIGGERS = ("notes_fts_insert", "notes_fts_delete", "notes_fts_update")
-# How much more a word in the title counts than one in the content (bm25;
-# PostgreSQL's ts_rank weighs A, the title, 1.0 and B, the content, 0.4).
+# How much more a word in the title counts than one in the content on SQLite
+# (PostgreSQL's ts_rank weighs A, the title, 1.0 and B, the content, 0.4).
 TITLE_WEIGHT = 10.0
 
 
@@ -44,7 +45,7 @@ def search_notes(queryset, *, owner, terms):
     `terms` come from `notes.searchtext.query_terms`. Each note is annotated
     with `search_rank`, higher for a better match: 1 plus the relevance if
     a term is in the title, the relevance alone otherwise, the relevance
-    between 0 and 1 (bm25 or ts_rank, x / (1 + x)). So a title match always
+    between 0 and 1 (occurrences or ts_rank, x / (1 + x)). So a title match always
     outranks a match in the content only. The queryset is ordered by rank,
     then newest first.
     """
@@ -99,18 +100,44 @@ class InSearchWindow(Func):
         return sql, [self.match, self.window]
 
 
-class Bm25Rank(Func):
-    """search_rank on SQLite: 1 if a term is in the title, plus bm25 relevance as x / (1 + x)."""
+class OccurrenceRank(Func):
+    """search_rank on SQLite, from the note's own words: 1 if a term is in the title, plus the relevance.
+
+    The relevance is x / (1 + x) of the terms' occurrences, one in the title
+    counting TITLE_WEIGHT times one in the content. It was bm25, which weighs
+    each word by how many notes of the whole index hold it, every user's:
+    a note's rank moved whenever anyone wrote, and a walk over a search's
+    pages skipped or repeated notes nobody changed. Like ts_rank, this reads
+    the note alone, and only the ranked notes (bm25 read the list of every
+    note with the word).
+
+    Occurrences are counted in the search text (words between single
+    spaces) as SQL's replace() finds them: in the text with its spaces
+    doubled, a term's words with theirs doubled and a space either side, so
+    that neighbouring occurrences share no space.
+    """
 
     output_field = FloatField()
 
+    def __init__(self, terms):
+        super().__init__(F("search_title"), F("search_content"))
+        self.patterns = [f" {'  '.join(term)} " for term in terms]
+
     def as_sql(self, compiler, connection, **extra_context):
-        document, params = compiler.compile(self.get_source_expressions()[0])
-        # bm25() is negative, lower for better matches. The owner column is
-        # for filtering only and weighs nothing.
-        in_title = f"(bm25({document}, 1.0, 0.0, 0.0) < 0)"
-        relevance = f"bm25({document}, {TITLE_WEIGHT}, 1.0, 0.0)"
-        return f"({in_title} + -{relevance} / (1.0 - {relevance}))", params * 3
+        counts, params = [], []
+        for expression in self.get_source_expressions():  # the title, then the content
+            column, column_params = compiler.compile(expression)
+            spaced = f"(' ' || replace({column}, ' ', '  ') || ' ')"
+            counts.append(
+                " + ".join(
+                    f"(length({spaced}) - length(replace({spaced}, %s, ''))) / {len(pattern)}"
+                    for pattern in self.patterns
+                )
+            )
+            params += [value for pattern in self.patterns for value in (*column_params, *column_params, pattern)]
+        title, content = counts
+        hits = f"({TITLE_WEIGHT} * t + c)"
+        return f"(SELECT (t > 0) + {hits} / (1.0 + {hits}) FROM (SELECT {title} AS t, {content} AS c))", params
 
 
 def fts_match(terms, *, owner=None):
@@ -131,7 +158,7 @@ def _search_sqlite(queryset, *, owner, terms):
     return (
         queryset.filter(search_entry__document__match=fts_match(terms))
         .filter(window)
-        .annotate(search_rank=Bm25Rank(document))
+        .annotate(search_rank=OccurrenceRank(terms))
     )
 
 

@@ -259,6 +259,60 @@ def test_search_walk_sees_unchanged_notes_once_while_others_change(auth_client, 
     assert stable <= set(seen)
 
 
+def test_other_users_notes_move_no_rank_so_a_walk_sees_each_note_once(auth_client, user, other_user):
+    # bm25 weighed each word by every user's notes: after another user wrote notes with "w1",
+    # the next page after X ranked Y before X and the walk ended without it.
+    x = NoteFactory(owner=user, title="x", content="w1 w1 w1 w2")
+    y = NoteFactory(owner=user, title="y", content="w1 w2 w2 w2")
+    note_create_many(owner=other_user, notes=[{"title": "t", "content": "w2"}] * 20)
+    first = auth_client.get("/api/notes/", {"search": "w1 w2", "limit": 1}).json()
+
+    note_create_many(owner=other_user, notes=[{"title": "t", "content": "w1"}] * 300)
+    second = auth_client.get(first["next"]).json()
+
+    assert ids(first["results"]) + ids(second["results"]) in ([x.pk, y.pk], [y.pk, x.pk])
+    assert second["next"] is None
+
+
+@pytest.mark.parametrize("change", ["edited", "trashed"])
+def test_a_walk_sees_each_unchanged_note_once_when_the_note_its_cursor_stands_on_changes(auth_client, user, change):
+    # The next page was positioned on the cursor note's rank as it was then: when that note moved, so did the walk.
+    notes = [NoteFactory(owner=user, title=f"n{i}", content="milk " * (i + 1)) for i in range(8)]
+    first = auth_client.get("/api/notes/", {"search": "milk", "limit": 3}).json()
+    standing_on = Note.objects.get(pk=first["results"][-1]["id"])
+    if change == "edited":
+        note_update(note=standing_on, content="milk " * 20)  # now the first of all
+    else:
+        note_trash(note=standing_on)
+
+    seen, url = ids(first["results"]), first["next"]
+    while url:
+        body = auth_client.get(url).json()
+        seen += ids(body["results"])
+        url = body["next"]
+
+    unchanged = {note.pk for note in notes} - {standing_on.pk}
+    assert [pk for pk in seen if pk in unchanged] == sorted(unchanged, reverse=True)  # most milk first, each once
+
+
+@pytest.mark.parametrize(
+    ("query", "contents", "expected"),
+    [
+        # Each occurrence counts, neighbours too (they share no space).
+        ("kiwi", ["kiwi", "kiwi kiwi kiwi", "kiwi kiwi"], [1, 2, 0]),
+        # A word inside another is no occurrence; a phrase's words in order are.
+        ("new york", ["new york new york", "york new york", "newyork new york new"], [0, 2, 1]),
+        ("kiwi", ["kiwis kiwi", "akiwi kiwi kiwi"], [1, 0]),
+    ],
+)
+def test_the_rank_counts_whole_occurrences_of_each_term(user, query, contents, expected):
+    notes = [NoteFactory(owner=user, title="t", content=content) for content in contents]
+
+    ranked = search_notes(Note.objects.owned_by(user).alive(), owner=user, terms=query_terms(query))
+
+    assert list(ranked.values_list("pk", flat=True)) == [notes[i].pk for i in expected]
+
+
 def test_a_common_word_ranks_only_the_newest_matches(auth_client, user, settings):
     settings.NOTES_SEARCH_WINDOW = 3
     notes = [NoteFactory(owner=user, title="milk", content="") for _ in range(5)]
