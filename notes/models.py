@@ -3,6 +3,17 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+# Explicit directional formatting: embeddings, overrides and isolates (UAX #9).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def bidi_isolated(text):
+    """`text` as one isolated run when it holds directional controls: a title's right-to-left
+    override reversed the rest of whatever sentence showed it (the admin's messages, breadcrumbs)."""
+    if BIDI_CONTROLS.isdisjoint(text):
+        return text
+    return f"\u2068{text}\u2069"  # first strong isolate ... pop directional isolate
+
 
 class NoteQuerySet(models.QuerySet):
     def owned_by(self, user):
@@ -89,7 +100,7 @@ class Note(models.Model):
         ]
 
     def __str__(self):
-        return self.title
+        return bidi_isolated(self.title)
 
     @property
     def is_trashed(self):
@@ -164,7 +175,7 @@ class Revision(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.title} (version {self.version})"
+        return f"{bidi_isolated(self.title)} (version {self.version})"
 
 
 class SearchDocumentField(models.TextField):

@@ -407,3 +407,14 @@ def test_a_notes_history_is_shown_to_who_may_view_revisions(note, codenames, sho
 
     assert ("/admin/notes/revision/" in page) is shown
     assert ("<td>Groceries</td>" in page) is shown
+
+
+def test_a_title_with_a_right_to_left_override_cannot_reverse_the_admins_sentences(admin_client, user):
+    # "T1 \u202eRTL" turned the rest of "The note “…” was moved to the trash" around in the browser.
+    note = NoteFactory(owner=user, title="T1 \u202eRTL\u200bzw")
+
+    response = admin_client.post(f"{CHANGELIST}{note.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert "The note “\u2068T1 \u202eRTL\u200bzw\u2069” was moved to the trash" in response.content.decode()
+    assert Note.objects.get(pk=note.pk).title == "T1 \u202eRTL\u200bzw"  # kept as written
+    assert str(NoteFactory(owner=user, title="Groceries")) == "Groceries"
