@@ -76,7 +76,8 @@ def _position(digits):
 def file_response(request, stored, filename, *, cache_control="private, no-cache"):
     """Answer the stored file: 200, 206 for a range, 304, or 416.
 
-    Raises StorageUnavailable (503) when the bytes cannot be read.
+    Raises StorageUnavailable (503) when the bytes cannot be read, Http404
+    when they were deleted with their attachment since it was looked up.
     """
     etag = f'"{stored.sha256}"'
     # What a cache updates its copy with (RFC 9110 15.4.5), the sandbox

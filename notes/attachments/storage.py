@@ -97,7 +97,8 @@ def open_range(name, start, length, size):
     """A file-like object over `length` bytes of the stored file `name` from `start`.
 
     `size` is the whole file's recorded size: SizeDiffers when storage holds
-    another, before a byte is read, or when the file ends early while read.
+    another, before a byte is read; the reader raises an OSError should the
+    file end early while it is read.
     """
     storage = attachment_storage()
     if hasattr(storage, "open_range"):
