@@ -19,6 +19,7 @@ import datetime
 import logging
 import re
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -83,13 +84,13 @@ def opened(attachment):
 
 
 def stored_chunks(attachment, reader):
-    """The bytes of `reader` (opened()), a chunk at a time; ExportInterrupted, logged, when storage fails."""
+    """The bytes of `reader` (opened(); the caller closes it), a chunk at a time.
+
+    ExportInterrupted, logged, when storage fails.
+    """
     try:
-        try:
-            while chunk := reader.read(CHUNK_BYTES):
-                yield chunk
-        finally:
-            reader.close()
+        while chunk := reader.read(CHUNK_BYTES):
+            yield chunk
     except STORAGE_ERRORS as exc:
         raise _interrupted(attachment, exc) from exc
 
@@ -126,8 +127,9 @@ def json_attachments(attachments):
     for attachment in attachments:
         if (reader := opened(attachment)) is None:
             continue
-        yield (b"," if written else b"") + orjson.dumps(attachment_document(attachment))[:-1] + b',"data":"'
-        yield from base64_chunks(attachment, reader)
+        with closing(reader):
+            yield (b"," if written else b"") + orjson.dumps(attachment_document(attachment))[:-1] + b',"data":"'
+            yield from base64_chunks(attachment, reader)
         yield b'"}'
         written += 1
     yield b"]"

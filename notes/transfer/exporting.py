@@ -19,6 +19,7 @@ import logging
 import tempfile
 import zipfile
 from collections import defaultdict
+from contextlib import closing
 
 import orjson
 from django.utils import timezone
@@ -192,7 +193,7 @@ def _write_file(archive, sink, name, attachment, reader):
     """An attachment's bytes (`reader`) into the archive as `name`, a chunk at a time."""
     member = _member(name, attachment.created_at)
     member.compress_type = attached.compress_type(attachment.file.content_type)
-    with archive.open(member, "w", force_zip64=attachment.file.size >= zipfile.ZIP64_LIMIT) as target:
+    with closing(reader), archive.open(member, "w", force_zip64=attachment.file.size >= zipfile.ZIP64_LIMIT) as target:
         for chunk in attached.stored_chunks(attachment, reader):
             target.write(chunk)
             yield from sink.take()
