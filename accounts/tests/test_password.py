@@ -192,15 +192,20 @@ def test_a_login_checked_before_a_password_change_lands_gets_no_token(api_client
     assert not AuthToken.objects.filter(user=user).exists()
 
 
-def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user, password, monkeypatch):
+def once_checked(monkeypatch, action):
+    """`action` runs once the request's passwords are checked: another device's request committing then."""
     check = PasswordChangeSerializer.validate_new_password
 
-    def check_then_delete(serializer, value):
+    def check_then_act(serializer, value):
         value = check(serializer, value)
-        user_delete(user=User.objects.get(pk=user.pk))  # DELETE /api/auth/me/ from another device
+        action()
         return value
 
-    monkeypatch.setattr(PasswordChangeSerializer, "validate_new_password", check_then_delete)
+    monkeypatch.setattr(PasswordChangeSerializer, "validate_new_password", check_then_act)
+
+
+def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user, password, monkeypatch):
+    once_checked(monkeypatch, lambda: user_delete(user=User.objects.get(pk=user.pk)))  # DELETE /api/auth/me/
 
     response = change(auth_client, password, NEW_PASSWORD)
 
@@ -212,21 +217,9 @@ def test_a_password_change_racing_the_accounts_deletion_is_401(auth_client, user
 OTHER_PASSWORD = "another device's new passphrase"
 
 
-def change_from_another_device_meanwhile(monkeypatch, user):
-    """Another device's change commits after this request's old password was checked."""
-    check = PasswordChangeSerializer.validate_new_password
-
-    def check_then_change(serializer, value):
-        value = check(serializer, value)
-        password_change(user=User.objects.get(pk=user.pk), new_password=OTHER_PASSWORD)
-        return value
-
-    monkeypatch.setattr(PasswordChangeSerializer, "validate_new_password", check_then_change)
-
-
 def test_of_two_changes_checked_against_one_password_the_second_is_400(auth_client, user, password, monkeypatch):
     # Both answered 204, and the first one's new password was lost.
-    change_from_another_device_meanwhile(monkeypatch, user)
+    once_checked(monkeypatch, lambda: password_change(user=User.objects.get(pk=user.pk), new_password=OTHER_PASSWORD))
 
     response = change(auth_client, password, NEW_PASSWORD)
 

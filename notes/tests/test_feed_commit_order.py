@@ -208,25 +208,29 @@ def test_on_sqlite_a_change_in_flight_holds_every_other_writer_back(tmp_path):
     ]
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user):
+def deleted_while_held(user, first_step, second_step=None):
+    """What becomes of a transaction held open after `first_step` and of the account's deletion meanwhile.
+
+    The deletion must wait for the transaction (asserted by seeing it wait
+    for the feed counter), which then takes `second_step` and commits; each
+    outcome is "committed" or the error's repr.
+    """
     from accounts.services import user_delete
 
-    note = NoteFactory(owner=user, tags=["home"])
     holding, release = threading.Event(), threading.Event()
     outcome = {}
 
-    def change_in_two_steps():
+    def held():
         try:
             with transaction.atomic():
-                note_update(note=Note.objects.get(pk=note.pk), title="first step")
+                first_step()
                 holding.set()
                 release.wait(WAIT)
-                note_update(note=Note.objects.get(pk=note.pk), tags=["work"])
-            outcome["change"] = "committed"
-        except Exception as error:  # reported by the assertion below
-            outcome["change"] = repr(error)
+                if second_step is not None:
+                    second_step()
+            outcome["held"] = "committed"
+        except Exception as error:  # reported by the caller's assertion
+            outcome["held"] = repr(error)
 
     def delete_account():
         try:
@@ -235,15 +239,28 @@ def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user)
         except Exception as error:
             outcome["deletion"] = repr(error)
 
-    change = in_thread(change_in_two_steps)
+    holder = in_thread(held)
     assert holding.wait(WAIT)
     deletion = in_thread(delete_account)
     wait_for_lock_waiters(1)
     release.set()
-    change.join(WAIT)
+    holder.join(WAIT)
     deletion.join(WAIT)
+    return outcome
 
-    assert outcome == {"change": "committed", "deletion": "committed"}
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user):
+    note = NoteFactory(owner=user, tags=["home"])
+
+    outcome = deleted_while_held(
+        user,
+        lambda: note_update(note=Note.objects.get(pk=note.pk), title="first step"),
+        lambda: note_update(note=Note.objects.get(pk=note.pk), tags=["work"]),
+    )
+
+    assert outcome == {"held": "committed", "deletion": "committed"}
     assert not Note.objects.filter(pk=note.pk).exists()
 
 
@@ -251,40 +268,14 @@ def test_on_postgresql_deleting_an_account_waits_for_its_changes_in_flight(user)
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_deleting_an_account_waits_for_a_link_being_shared(user):
     # The share locked the note, then its link; the deletion's cascade the link, then the note: a deadlock (500).
-    from accounts.services import user_delete
     from notes.models import PublicLink
     from notes.sharing.services import public_link_create
 
     note = NoteFactory(owner=user)
     public_link_create(note=note)
-    holding, release = threading.Event(), threading.Event()
-    outcome = {}
 
-    def share_and_hold():
-        try:
-            with transaction.atomic():
-                public_link_create(note=note)
-                holding.set()
-                release.wait(WAIT)
-            outcome["share"] = "committed"
-        except Exception as error:  # reported by the assertion below
-            outcome["share"] = repr(error)
+    outcome = deleted_while_held(user, lambda: public_link_create(note=note))
 
-    def delete_account():
-        try:
-            user_delete(user=type(user).objects.get(pk=user.pk))
-            outcome["deletion"] = "committed"
-        except Exception as error:
-            outcome["deletion"] = repr(error)
-
-    share = in_thread(share_and_hold)
-    assert holding.wait(WAIT)
-    deletion = in_thread(delete_account)
-    wait_for_lock_waiters(1)
-    release.set()
-    share.join(WAIT)
-    deletion.join(WAIT)
-
-    assert outcome == {"share": "committed", "deletion": "committed"}
+    assert outcome == {"held": "committed", "deletion": "committed"}
     assert not Note.objects.filter(pk=note.pk).exists()
     assert not PublicLink.objects.exists()

@@ -29,6 +29,15 @@ JSON_AS_FORM = (
 )
 
 
+def created_and_patched(client, user, body, content_type):
+    """The same body sent as a new note and as a PATCH of a note titled "Kept", then read back."""
+    note = NoteFactory(owner=user, title="Kept")
+    created = client.post("/api/notes/", body, content_type=content_type)
+    patched = client.patch(f"/api/notes/{note.pk}/", body, content_type=content_type)
+    note.refresh_from_db()
+    return created, patched, note
+
+
 def multipart(*fields):
     """A multipart body of (name, value bytes) fields, boundary B."""
     parts = [b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % field for field in fields]
@@ -87,12 +96,8 @@ def test_a_form_nul_is_refused_as_the_query_strings_is(auth_client):
 @pytest.mark.parametrize("body", [b'{"title": "From curl"}', b'  [{"title": "x"}]', b'{"title":'])
 def test_json_sent_as_a_form_is_400_saying_to_send_json(auth_client, user, body):
     # What `curl -d '{...}'` sends without -H 'Content-Type: application/json'.
-    note = NoteFactory(owner=user, title="Kept")
+    created, patched, note = created_and_patched(auth_client, user, body, FORM)
 
-    created = auth_client.post("/api/notes/", body, content_type=FORM)
-    patched = auth_client.patch(f"/api/notes/{note.pk}/", body, content_type=FORM)
-
-    note.refresh_from_db()
     assert (created.status_code, patched.status_code) == (400, 400)
     assert created.json() == patched.json() == {"detail": JSON_AS_FORM}
     assert (Note.objects.count(), note.title, note.version) == (1, "Kept", 1)
@@ -229,12 +234,8 @@ def test_an_escaped_lone_surrogate_in_json_is_still_refused_as_before(auth_clien
     ],
 )
 def test_a_malformed_multipart_body_is_400_saying_so(auth_client, user, data):
-    note = NoteFactory(owner=user, title="Kept")
+    created, patched, note = created_and_patched(auth_client, user, data, MULTIPART)
 
-    created = auth_client.post("/api/notes/", data, content_type=MULTIPART)
-    patched = auth_client.patch(f"/api/notes/{note.pk}/", data, content_type=MULTIPART)
-
-    note.refresh_from_db()
     assert (created.status_code, patched.status_code) == (400, 400)
     assert "malformed" in created.json()["detail"]
     assert "malformed" in patched.json()["detail"]
