@@ -309,12 +309,15 @@ class NoteAdmin(DeletesWhatItOwnsMixin, StrictModelAdmin):
         except PermissionDenied:
             # Moved to the trash before the form was posted: a trashed note is not
             # changed (has_change_permission), which Django answers with a bare 403.
-            if not (request.method == "POST" and self.trashed_meanwhile(request, object_id)):
+            if not self.trashed_meanwhile(request, object_id):
                 raise
             return self.left_its_place(request)
 
     def trashed_meanwhile(self, request, object_id):
-        note = self.get_object(request, unquote(object_id)) if object_id else None
+        """Whether a change form drawn for the live note (it sends the version it saw) finds it in the trash."""
+        if request.method != "POST" or "seen_version" not in request.POST or not object_id:
+            return False
+        note = self.get_object(request, unquote(object_id))
         return note is not None and note.is_trashed and super().has_change_permission(request)
 
     def left_its_place(self, request):
