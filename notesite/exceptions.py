@@ -76,7 +76,8 @@ def _account_deleted(request):
 
 
 def _is_api(request):
-    return request.path_info.startswith("/api/")
+    # `//api/notes/` too: a client's doubled slash is still a request to the API.
+    return request.path_info.lstrip("/").partition("/")[0] == "api"
 
 
 # Django's own error views, answering JSON under /api/ (unknown paths, bad

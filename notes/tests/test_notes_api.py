@@ -292,12 +292,22 @@ def test_every_route_works_with_and_without_trailing_slash(auth_client, user, sl
     assert auth_client.get(f"/api/auth/me{slash}").status_code == 200
 
 
-def test_unknown_api_path_is_json_404(auth_client):
-    response = auth_client.get("/api/does-not-exist/")
+@pytest.mark.parametrize("path", ["/api/does-not-exist/", "//api/notes/", "///api/does-not-exist"])
+def test_unknown_api_path_is_json_404(auth_client, path):
+    # As gunicorn passes the path on (the test client would read `//api/...` as a host).
+    response = auth_client.get("/", PATH_INFO=path)
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("path", ["/apis/", "/no-api/", "//x/api/"])
+def test_a_path_that_only_looks_like_the_api_is_the_sites_html_404(auth_client, path):
+    response = auth_client.get("/", PATH_INFO=path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_unsupported_method_is_json_405(auth_client, note):
