@@ -11,13 +11,7 @@ from django.utils.cache import parse_etags
 from django.utils.http import content_disposition_header
 
 from notes.attachments.sniff import INLINE_TYPES
-from notes.attachments.storage import (
-    CHUNK_BYTES,
-    SizeDiffers,
-    attachment_storage,
-    open_range,
-    storage_errors_answered,
-)
+from notes.attachments.storage import CHUNK_BYTES, check_size, open_range, storage_errors_answered
 from notes.models import StoredFile
 
 # Larger than any file: a position of 20 digits or more reads as this, which
@@ -119,8 +113,7 @@ def file_response(request, stored, filename, *, cache_control="private, no-cache
     if request.method == "HEAD":
         # Answered as GET would be: 503 for bytes the storage does not have.
         with storage_errors_answered(f"find {stored.name}", deleted=deleted):
-            if (stored_size := attachment_storage().size(stored.name)) != stored.size:
-                raise SizeDiffers(stored.name, stored_size, stored.size)
+            check_size(stored.name, stored.size)
         response = HttpResponse(status=status, headers=headers, content_type=stored.content_type)
     else:
         with storage_errors_answered(f"read {stored.name}", deleted=deleted):

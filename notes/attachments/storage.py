@@ -103,8 +103,7 @@ def open_range(name, start, length, size):
     storage = attachment_storage()
     if hasattr(storage, "open_range"):
         return storage.open_range(name, start, length, size)
-    if (stored_size := storage.size(name)) != size:
-        raise SizeDiffers(name, stored_size, size)
+    check_size(name, size)
     file = storage.open(name, "rb")
     file.seek(start)
     return LimitedReader(file, length, name)
@@ -118,13 +117,19 @@ def missing_names(sizes):
     storage = attachment_storage()
     if hasattr(storage, "missing"):
         return storage.missing(sizes)
-    return [name for name, size in sizes.items() if not storage.exists(name) or storage.size(name) != size]
+    return [name for name, size in sizes.items() if not holds(name, size)]
 
 
 def holds(name, size):
     """Whether storage has the file `name`, of `size` bytes (checked only where the bytes may already be kept)."""
     storage = attachment_storage()
     return storage.exists(name) and storage.size(name) == size
+
+
+def check_size(name, size):
+    """SizeDiffers unless storage's file `name` has `size` bytes (a missing file raises storage's own error)."""
+    if (stored_size := attachment_storage().size(name)) != size:
+        raise SizeDiffers(name, stored_size, size)
 
 
 class LimitedReader:

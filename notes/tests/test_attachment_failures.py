@@ -126,22 +126,16 @@ def deleted_once_looked_up(monkeypatch, attached, django_capture_on_commit_callb
     from notes.attachments import downloads
     from notes.attachments.services import attachment_delete
 
-    real_open_range, real_storage = downloads.open_range, downloads.attachment_storage
+    def deleted_first(read):
+        def reading(*args):
+            with django_capture_on_commit_callbacks(execute=True):
+                attachment_delete(attachment=Attachment.objects.get(pk=attached["id"]))
+            return read(*args)
 
-    def delete_first():
-        with django_capture_on_commit_callbacks(execute=True):
-            attachment_delete(attachment=Attachment.objects.get(pk=attached["id"]))
+        return reading
 
-    def open_range(*args):
-        delete_first()
-        return real_open_range(*args)
-
-    def attachment_storage():
-        delete_first()
-        return real_storage()
-
-    monkeypatch.setattr(downloads, "open_range", open_range)
-    monkeypatch.setattr(downloads, "attachment_storage", attachment_storage)  # what HEAD asks
+    monkeypatch.setattr(downloads, "open_range", deleted_first(downloads.open_range))
+    monkeypatch.setattr(downloads, "check_size", deleted_first(downloads.check_size))  # what HEAD asks
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
