@@ -9,6 +9,8 @@ import shutil
 import signal
 import sys
 
+from gunicorn.http.body import ChunkedReader, LengthReader
+
 wsgi_app = "notesite.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -80,3 +82,32 @@ def on_starting(server):
     if os.environ.get("GUNICORN_EXIT_WITH_PARENT") == "1" and sys.platform == "linux":
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+# How much of a body the application left unread gunicorn reads and drops
+# before it takes the connection's next request (gunicorn.http.parser).
+DRAINED_BEFORE_NEXT_REQUEST = 64 * 1024
+
+
+def leaves_too_much_unread(body):
+    """Whether gunicorn will close the connection rather than drain what is left of `body`."""
+    reader = body.reader
+    if isinstance(reader, LengthReader):
+        return body.buf.tell() + reader.length >= DRAINED_BEFORE_NEXT_REQUEST
+    # A chunked body's length is unknown until its last chunk has been read.
+    return isinstance(reader, ChunkedReader) and reader.parser is not None
+
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)  # gunicorn's own pre_request
+    # Past the drain, gunicorn closes the connection though its answer (a 413,
+    # a 401 before the body was read) said keep-alive: a client reusing it
+    # failed its next request. gunicorn asks the request whether to close as it
+    # writes the answer's headers, after the application has read what it
+    # reads, so the answer then says `Connection: close`.
+    reader = getattr(req.body, "reader", None)
+    if isinstance(reader, ChunkedReader) or (
+        isinstance(reader, LengthReader) and reader.length >= DRAINED_BEFORE_NEXT_REQUEST
+    ):
+        asked = req.should_close
+        req.should_close = lambda: asked() or leaves_too_much_unread(req.body)

@@ -121,6 +121,68 @@ def test_requests_are_logged_as_json_lines(served):
     assert requests[-1]["time"].endswith("+0000")
 
 
+def answer_headers(server, request):
+    """The status line and headers of the answer to `request` (bytes), sent on a connection of its own."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+    return received.split(b"\r\n\r\n")[0].decode().lower()
+
+
+def post_without_token(body, *headers):
+    return b"\r\n".join(
+        [b"POST /api/notes/ HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json", *headers, b"", body]
+    )
+
+
+def test_an_answer_before_a_large_body_is_read_closes_the_connection_and_says_so(served):
+    body = b'{"title": "x", "content": "' + b"a" * 200_000 + b'"}'
+
+    headers = answer_headers(served, post_without_token(body, b"Content-Length: %d" % len(body)))
+
+    assert headers.startswith("http/1.1 401")
+    assert "connection: close" in headers.splitlines()
+
+
+def test_a_client_reusing_its_connection_after_a_refused_large_body_gets_every_answer(served):
+    body = b'{"title": "x", "content": "' + b"a" * 2_000_000 + b'"}'
+
+    with httpx.Client(base_url=served.url) as client:
+        statuses = [client.post("/api/notes/", content=body).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 401]
+
+
+def test_a_refused_small_body_keeps_the_connection(served):
+    body = b'{"title": "x"}'
+
+    headers = answer_headers(served, post_without_token(body, b"Content-Length: %d" % len(body)))
+
+    assert headers.startswith("http/1.1 401")
+    assert "connection: keep-alive" in headers.splitlines()
+
+
+def test_a_chunked_body_over_the_limit_closes_the_connection_and_says_so(served):
+    chunk = b"a" * 100_000
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(12)) + b"0\r\n\r\n"
+
+    headers = answer_headers(served, post_without_token(body, b"Transfer-Encoding: chunked"))
+
+    assert headers.startswith("http/1.1 413")
+    assert "connection: close" in headers.splitlines()
+
+
+def test_the_drain_the_hook_predicts_is_gunicorns():
+    from gunicorn.http import parser
+
+    from notesite.gunicorn import DRAINED_BEFORE_NEXT_REQUEST
+
+    assert parser._DRAIN_MAX_BYTES == DRAINED_BEFORE_NEXT_REQUEST
+
+
 def test_sigterm_stops_the_server_cleanly(tmp_path):
     env = server_env(tmp_path)
     manage(env, "migrate", "--noinput")
