@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -169,6 +170,8 @@ def _not_found():
     return HttpResponse(NOT_FOUND, status=404, headers=PAGE_HEADERS)
 
 
+# Read-only: any other method is 405, not a CSRF failure page first.
+@csrf_exempt
 @require_safe
 def shared_note(request, token):
     """The note a live link shows, read-only: its Markdown rendered safe, and its images."""
@@ -196,6 +199,7 @@ def shared_note(request, token):
     return HttpResponse(page, headers=PAGE_HEADERS)
 
 
+@csrf_exempt
 @require_safe
 def shared_attachment(request, token, attachment_id):
     """An image of the note a live link shows; the same 404 as the page otherwise."""

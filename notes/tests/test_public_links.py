@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from django.db import connection
 from django.http import Http404
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -217,6 +218,18 @@ def test_the_page_works_with_a_trailing_slash_and_head(auth_client, api_client, 
     assert api_client.get(f"/s/{token}/").status_code == 200
     assert api_client.head(f"/s/{token}").status_code == 200
     assert api_client.post(f"/s/{token}").status_code == 405
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_browser_writing_to_a_link_gets_405_not_a_csrf_failure(auth_client, note, method):
+    token = share(auth_client, note).json()["token"]
+    browser = Client(enforce_csrf_checks=True)
+
+    page = getattr(browser, method)(f"/s/{token}")
+    image = getattr(browser, method)(f"/s/{token}/attachments/1")
+
+    assert (page.status_code, page["Allow"]) == (405, "GET, HEAD")
+    assert (image.status_code, image["Allow"]) == (405, "GET, HEAD")
 
 
 def test_the_page_costs_two_queries_and_the_rate_count(auth_client, api_client, note, settings):
