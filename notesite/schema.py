@@ -45,7 +45,8 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         if self.is_conditional_on_one():
             if self.method == "GET":
-                responses["304"] = {"description": "Not modified: If-None-Match names the current version."}
+                responses["304"] = self._get_response_for_code(None, "304")
+                responses["304"]["description"] = "Not modified: If-None-Match names the current version."
             else:
                 responses["412"] = self._get_response_for_code(self.view.conflict_serializer_class, "412")
                 responses["412"]["description"] = "If-Match names another version: nothing was changed."
@@ -105,6 +106,22 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("429")
         return codes
 
+    def response_headers(self):
+        """The headers SPEC makes part of an answer, declared on the answers that carry them."""
+        headers = []
+        codes = self.error_codes()
+        if "401" in codes:
+            headers.append(header("WWW-Authenticate", "`Token`: how to authenticate.", 401))
+        if "429" in codes:
+            headers.append(header("Retry-After", "Seconds to wait before trying again.", 429, type=int))
+        if isinstance(self.view, ConditionalNoteMixin):
+            if self.method == "POST" and "{" not in self.path:
+                headers.append(header("Location", "The new note's URL.", 201))
+                headers.append(header("ETag", 'The new note\'s version, `"1"`.', 201))
+            elif self.is_conditional_on_one() and self.method != "DELETE":
+                headers.append(header("ETag", 'The note\'s version as answered, e.g. `"3"`.', 200, 304, 412))
+        return headers
+
     def is_conditional_on_one(self):
         if not (isinstance(self.view, ConditionalNoteMixin) and "{" in self.path):
             return False
@@ -112,7 +129,7 @@ class AutoSchema(openapi.AutoSchema):
         return self.method != "GET" or self.view.action == "retrieve"
 
     def get_override_parameters(self):
-        parameters = super().get_override_parameters()
+        parameters = super().get_override_parameters() + self.response_headers()
         if self.is_conditional_on_one():
             if self.method == "GET":
                 parameters.append(
@@ -131,6 +148,13 @@ class AutoSchema(openapi.AutoSchema):
                     )
                 )
         return parameters
+
+
+def header(name, description, *codes, type=str):
+    """A response header of the answers with these status codes."""
+    return OpenApiParameter(
+        name, type, location=OpenApiParameter.HEADER, description=description, response=list(codes), required=True
+    )
 
 
 def drop_defaults_from_partial_updates(result, generator, request, public):

@@ -23,6 +23,7 @@ from notes.serializers import StrictDateTimeField, StrictFieldsMixin
 from notes.sharing import rendering
 from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
 from notes.views import NOTE_ID_PARAMETER, OwnedByUserMixin, url_id
+from notesite.schema import ErrorSerializer
 
 CSS = (Path(__file__).resolve().parent.parent / "templates" / "notes" / "shared_note.css").read_text()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -132,7 +133,7 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
     @extend_schema(
         parameters=[NOTE_ID_PARAMETER],
         description="Revoke the note's link: it stops working at once. 404 when it has none.",
-        responses={204: None, 404: OpenApiResponse(description="The note has no link.")},
+        responses={204: None, 404: OpenApiResponse(ErrorSerializer, description="The note has no link.")},
     )
     def delete(self, request, *args, **kwargs):
         if not public_link_revoke(note=self.get_object()):

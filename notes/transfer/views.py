@@ -43,6 +43,17 @@ class AcceptHeaderNegotiation(DefaultContentNegotiation):
             return renderers[0], renderers[0].media_type
 
 
+class ExportedAttachmentSerializer(serializers.Serializer):
+    """A file of a note, in the JSON export: its bytes in base64 and their SHA-256."""
+
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField(help_text="Checked against `data` on import.")
+    created_at = serializers.DateTimeField()
+    data = serializers.CharField(help_text="The file's bytes in base64.")
+
+
 class ExportedNoteSerializer(serializers.Serializer):
     title = serializers.CharField()
     content = serializers.CharField()
@@ -50,6 +61,9 @@ class ExportedNoteSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    attachments = ExportedAttachmentSerializer(
+        many=True, required=False, help_text="Present only for a note that has files."
+    )
 
 
 class ExportDocumentSerializer(serializers.Serializer):

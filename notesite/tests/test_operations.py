@@ -73,6 +73,38 @@ def test_schema_lists_the_400_every_operation_can_answer(client):
     assert client.get("/api/auth/me/?a=1&a=2").status_code == 400
 
 
+def published_schema(client):
+    return client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+@pytest.mark.django_db
+def test_schema_declares_the_headers_spec_makes_part_of_the_answers(client):
+    paths = published_schema(client)["paths"]
+
+    def headers(path, method, status):
+        return set(paths[path][method]["responses"][status].get("headers", {}))
+
+    assert headers("/api/notes/", "post", "201") == {"Location", "ETag"}
+    assert headers("/api/notes/{id}/", "get", "200") == {"ETag"}
+    assert headers("/api/notes/{id}/", "get", "304") == {"ETag"}
+    assert headers("/api/notes/{id}/", "patch", "200") == {"ETag"}
+    assert headers("/api/notes/{id}/", "put", "412") == {"ETag"}
+    assert headers("/api/notes/{id}/", "delete", "204") == set()
+    assert headers("/api/notes/", "get", "401") == {"WWW-Authenticate"}
+    assert headers("/api/auth/token/", "post", "429") == {"Retry-After"}
+
+
+@pytest.mark.django_db
+def test_schema_describes_the_bodies_of_a_missing_link_and_of_exported_files(client):
+    schema = published_schema(client)
+    missing_link = schema["paths"]["/api/notes/{id}/share/"]["delete"]["responses"]["404"]
+    exported_note = schema["components"]["schemas"]["ExportedNote"]
+
+    assert missing_link["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert exported_note["properties"]["attachments"]["items"] == {"$ref": "#/components/schemas/ExportedAttachment"}
+    assert "attachments" not in exported_note["required"]
+
+
 @pytest.mark.django_db
 def test_schema_lists_the_403_of_a_closed_sign_up(client, settings):
     settings.NOTES_ALLOW_SIGNUP = False
