@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 
+import gunicorn.http.parser
 from gunicorn.http.body import ChunkedReader, LengthReader
 
 wsgi_app = "notesite.wsgi:application"
@@ -84,9 +85,16 @@ def on_starting(server):
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-# How much of a body the application left unread gunicorn reads and drops
-# before it takes the connection's next request (gunicorn.http.parser).
-DRAINED_BEFORE_NEXT_REQUEST = 64 * 1024
+# Of a body the application left unread (a 413, or a 401 answered before the
+# body was read), gunicorn reads and drops this much before the connection's
+# next request, and past it closes the connection. Its own bound, 64 KiB, was
+# too small behind the proxy (deploy/nginx.conf): nginx, still sending a body
+# it had buffered, found the connection closed and answered 502 in place of
+# the application's answer. This is more than the proxy's client_max_body_size
+# (30m), so a body it passes is always drained; gunicorn's 5 s deadline for
+# the drain still bounds a client that sends slowly.
+DRAINED_BEFORE_NEXT_REQUEST = 32 * 1024 * 1024
+gunicorn.http.parser._DRAIN_MAX_BYTES = DRAINED_BEFORE_NEXT_REQUEST
 
 
 def leaves_too_much_unread(body):
@@ -100,11 +108,11 @@ def leaves_too_much_unread(body):
 
 def pre_request(worker, req):
     worker.log.debug("%s %s", req.method, req.path)  # gunicorn's own pre_request
-    # Past the drain, gunicorn closes the connection though its answer (a 413,
-    # a 401 before the body was read) said keep-alive: a client reusing it
-    # failed its next request. gunicorn asks the request whether to close as it
-    # writes the answer's headers, after the application has read what it
-    # reads, so the answer then says `Connection: close`.
+    # Past the drain, gunicorn closes the connection though its answer said
+    # keep-alive: a client reusing it failed its next request. gunicorn asks
+    # the request whether to close as it writes the answer's headers, after
+    # the application has read what it reads, so the answer then says
+    # `Connection: close`.
     reader = getattr(req.body, "reader", None)
     if isinstance(reader, ChunkedReader) or (
         isinstance(reader, LengthReader) and reader.length >= DRAINED_BEFORE_NEXT_REQUEST
