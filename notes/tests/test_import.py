@@ -160,6 +160,55 @@ def test_one_markdown_file_is_one_note(auth_client, user):
     assert notes_of(user) == [("Plan", "# Heading\nbody", True, ["work"])]
 
 
+class NamedInBytes(zipfile.ZipInfo):
+    """A member named by these bytes, no flag saying their encoding: as Linux's `zip` and DOS tools write names."""
+
+    def __init__(self, raw):
+        super().__init__(raw.decode("latin-1"))
+        self.raw = raw
+
+    def _encodeFilenameFlags(self):
+        return self.raw, self.flag_bits & ~0x800
+
+
+def zipped_as_linux_zip_does(files):
+    return make_zip({name: (NamedInBytes(name.encode()), data) for name, data in files.items()})
+
+
+def test_names_a_zip_tool_wrote_in_utf8_without_saying_so_are_read_as_utf8(auth_client, user):
+    archive = zipped_as_linux_zip_does(
+        {"Réunions/Été/Café.md": "# Café notes\nbody".encode(), "Réunions/Naïve.md": b"no heading"}
+    )
+
+    response = post_raw(auth_client, archive, "application/zip")
+
+    assert response.status_code == 201, response.json()
+    assert sorted((title, tags) for title, _, _, tags in notes_of(user)) == [
+        ("Café notes", ["réunions/été"]),
+        ("Naïve", ["réunions"]),
+    ]
+
+
+def test_an_export_zipped_again_by_linux_zip_imports(auth_client, user, other_client, other_user):
+    NoteFactory(owner=user, title="Été à Zürich", content="du lac")
+    original = zipfile.ZipFile(io.BytesIO(exported_zip(auth_client)))
+
+    archive = zipped_as_linux_zip_does({name: original.read(name) for name in original.namelist()})
+    response = post_raw(other_client, archive, "application/zip")
+
+    assert response.status_code == 201, response.json()
+    assert notes_of(other_user) == [("Été à Zürich", "du lac", False, [])]
+
+
+def test_a_name_in_cp437_that_is_not_utf8_stays_cp437(auth_client, user):
+    archive = make_zip({"Ça.md": (NamedInBytes("Ça.md".encode("cp437")), b"no heading")})
+
+    response = post_raw(auth_client, archive, "application/zip")
+
+    assert response.status_code == 201, response.json()
+    assert [title for title, *_ in notes_of(user)] == ["Ça"]
+
+
 def test_a_markdown_file_without_front_matter_takes_its_first_heading(auth_client, user):
     body = b"Intro line\n\n```\n# not a heading\n```\n## Shopping list ##\n- milk"
 

@@ -38,6 +38,29 @@ MAX_COMPRESSION_RATIO = 100
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+# The bit saying a member's name is UTF-8 (APPNOTE 4.4.4, bit 11).
+UTF8_NAME_FLAG = 0x800
+
+
+def read_as_utf8(info):
+    """The member, its name read as UTF-8 where the zip did not say which encoding it is in.
+
+    zipfile then reads a name as cp437, the format's old default, but Linux's
+    `zip` writes UTF-8 without setting the flag: "Naïve.md" came out as
+    "Na├»ve.md", and an export zipped again by hand was refused as modified.
+    A name that is not valid UTF-8 stays cp437 (old DOS and Windows tools).
+    Only `filename` changes: zipfile checks `orig_filename` against the
+    member's local header when it opens it.
+    """
+    if not info.flag_bits & UTF8_NAME_FLAG:
+        try:
+            name = info.orig_filename.encode("cp437").decode("utf-8")
+        except UnicodeError:
+            return info
+        info.filename = name.split("\x00", 1)[0]  # cut at a NUL, as zipfile cuts the name it reads
+    return info
+
+
 class ZipSource:
     """A zip: the Markdown export with its manifest, or a plain folder of Markdown files."""
 
@@ -49,7 +72,7 @@ class ZipSource:
             # a NUL ("\0.md" is ""), and such a member stays, to be refused.
             members = [
                 info
-                for info in self.archive.infolist()
+                for info in map(read_as_utf8, self.archive.infolist())
                 if "\x00" in info.orig_filename or not info.filename.endswith("/")
             ]
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
