@@ -209,6 +209,35 @@ def test_a_name_in_cp437_that_is_not_utf8_stays_cp437(auth_client, user):
     assert [title for title, *_ in notes_of(user)] == ["Ça"]
 
 
+@pytest.mark.parametrize(
+    ("written", "title"),
+    [
+        ("1.10", "1.10"),
+        ("012", "012"),
+        ("0x1F", "0x1F"),
+        ("1:20", "1:20"),
+        ("1_000", "1_000"),
+        (".NaN", ".NaN"),
+        ("2024-01-01", "2024-01-01"),
+        ("yes", "yes"),
+        ("2024", "2024"),
+        ("'1.10'", "1.10"),
+        ("Plain words", "Plain words"),
+    ],
+)
+def test_a_title_in_front_matter_is_kept_as_written(auth_client, user, written, title):
+    response = post_raw(auth_client, f"---\ntitle: {written}\n---\nbody".encode(), "text/markdown")
+
+    assert response.status_code == 201, response.json()
+    assert [title for title, *_ in notes_of(user)] == [title]
+
+
+def test_an_empty_title_in_front_matter_is_no_title(auth_client, user):
+    post_file(auth_client, "Named by its file.md", b"---\ntitle:\n---\nbody")
+
+    assert [title for title, *_ in notes_of(user)] == ["Named by its file"]
+
+
 def test_a_markdown_file_without_front_matter_takes_its_first_heading(auth_client, user):
     body = b"Intro line\n\n```\n# not a heading\n```\n## Shopping list ##\n- milk"
 

@@ -97,8 +97,6 @@ def markdown_entry(entry, raw, *, path, foreign, files=0):
 
     fields = {"content": body}
     title = metadata.get("title")
-    if isinstance(title, int | float) and not isinstance(title, bool):
-        title = str(title)  # `title: 2024` is a title, not a number
     if title is None and foreign:
         title = markdown.derived_title(markdown.first_heading(body), PurePosixPath(path).stem)
     if title is not None:

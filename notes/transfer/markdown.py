@@ -24,6 +24,7 @@ from notesite.sqljson import utc_timestamp as timestamp
 
 # libyaml when the wheel has it: several times faster than pure Python.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+NULL_TAG = "tag:yaml.org,2002:null"
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 # What an export's front matter adds for each file attached to its note: a
 # line of two names (up to 255 characters each, some escaped), a SHA-256 and
@@ -96,7 +97,12 @@ def parse(text, *, files=0):
         # laughs"); front matter has no use for them.
         if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(block, Loader=YAML_LOADER)):
             raise FormatError("The front matter may not use YAML aliases (*name).")
-        metadata = yaml.load(block, Loader=YAML_LOADER)  # a safe loader
+        loader = YAML_LOADER(block)  # a safe loader
+        try:
+            node = loader.get_single_node()
+            metadata = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except (yaml.YAMLError, RecursionError) as exc:  # the pure-Python loader recurses
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""
@@ -111,6 +117,11 @@ def parse(text, *, files=0):
         metadata = {}
     if not isinstance(metadata, dict):
         raise FormatError("The front matter must be a mapping of names to values.")
+    title = next((value for key, value in reversed(node.value) if key.value == "title"), None)
+    if isinstance(title, yaml.ScalarNode) and title.tag != NULL_TAG and not isinstance(metadata["title"], str):
+        # A title is text as written: YAML read `title: 1.10` as the number 1.1,
+        # `012` as 10 and `2024-01-01` as a date.
+        metadata["title"] = title.value
     return metadata, text[match.end() :]
 
 
