@@ -148,3 +148,16 @@ def test_a_bug_in_a_query_is_still_a_500_with_its_traceback(auth_client, monkeyp
     [record] = errors_logged(caplog)
     assert record.name == "django.request"
     assert record.exc_info is not None
+
+
+def test_readyz_names_no_driver_error_and_logs_it(database_down, client, caplog):
+    database_down()
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "database unavailable"}
+    [record] = errors_logged(caplog)
+    assert record.getMessage().startswith("Database unavailable: GET /readyz: ")
+    assert len(record.getMessage()) > len("Database unavailable: GET /readyz: ")
+    assert record.exc_info is None

@@ -145,8 +145,9 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
         health = httpx.get(f"{server.url}/healthz")
 
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.json() == {"status": "unavailable", "reason": "database unavailable"}
     assert health.status_code == 200
+    assert "Connection refused" in server.output()
 
 
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
