@@ -48,6 +48,11 @@ class HealthCheckMiddleware:
 
     def __call__(self, request):
         check = CHECKS.get(request.path_info)
-        if check is not None and request.method in {"GET", "HEAD"}:
-            return check(request)
-        return self.get_response(request)
+        if check is None:
+            return self.get_response(request)
+        if request.method not in {"GET", "HEAD"}:
+            # As the API's 405s: the site's HTML 404 told a probe sent with the wrong method nothing.
+            response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return check(request)
