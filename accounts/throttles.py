@@ -20,6 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from notesite.cache import CACHE_ERRORS
+from notesite.database import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class WindowRateThrottle(BaseThrottle):
             # A second past a whole window, so its key never expires while in use.
             return self.count(key, timeout=period + 1) <= limit
         except (CannotCount, *CACHE_ERRORS) as error:
+            if database_unavailable(error):
+                # The database cache's database is down, for the view too: the
+                # request answers 503, logged once (notesite.exceptions).
+                raise
             # A cache that cannot count lets the request by (README, "Decisions").
             logger.error("The cache cannot count %s requests: %r", self.scope, error)
             return True

@@ -4,9 +4,11 @@ Kept apart from notesite.middleware, which the logging configuration
 imports before the apps are ready.
 """
 
-from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.middleware import AuthenticationMiddleware, get_user
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.utils.functional import SimpleLazyObject
 from rest_framework.authentication import get_authorization_header
 
 
@@ -41,7 +43,21 @@ class BrowserSessionMiddleware(BrowserOnly, SessionMiddleware):
 
 
 class BrowserAuthenticationMiddleware(BrowserOnly, AuthenticationMiddleware):
-    pass
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: user_unless_database_unavailable(request))
+
+
+def user_unless_database_unavailable(request):
+    """The session's user; an anonymous one once the request has been answered 503 for the database.
+
+    Django's lazy user asks the database until it has an answer: read again
+    after the 503 (by the browsable API's page, the request log), it failed
+    again, and the request was answered, and logged, once more.
+    """
+    if getattr(request, "_database_unavailable", False):
+        return AnonymousUser()
+    return get_user(request)
 
 
 class BrowserMessageMiddleware(BrowserOnly, MessageMiddleware):

@@ -1,6 +1,7 @@
 """Every failure under /api/ answers JSON with a 4xx status (503 when it is only to be retried), never a 500 page."""
 
 import sqlite3
+import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -12,12 +13,21 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from notesite.database import database_unavailable, log_unavailable
+
 
 class DatabaseBusy(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("The database is busy with a long write: try again shortly.")
     default_code = "database_busy"
     wait = 1  # seconds, sent as Retry-After by DRF's exception handler
+
+
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The database is unavailable; try again shortly.")
+    default_code = "database_unavailable"
+    wait = 5  # seconds: a database restarting, or a migration running, is back within a few
 
 
 class RequestBodyTooLarge(APIException):
@@ -44,7 +54,11 @@ class UnsupportedContentEncoding(APIException):
 
 def exception_handler(exc, context):
     """DRF's handler, plus Django's request-size exceptions as clean 4xx answers, a write
-    that failed because its user's account was deleted meanwhile, and SQLite's lock timeout."""
+    that failed because its user's account was deleted meanwhile, SQLite's lock timeout, and a
+    database that cannot be reached or is not migrated."""
+    if database_unavailable(exc):
+        # Before the checks below, which may ask the database again (_account_deleted does).
+        return log_unavailable(context["request"], exc, drf_exception_handler(DatabaseUnavailable(), context))
     if isinstance(exc, RequestDataTooBig):
         exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
@@ -113,6 +127,24 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
+    exc = sys.exc_info()[1]
+    if database_unavailable(exc):
+        # Raised outside DRF's views: by a middleware, the admin, a public link's page.
+        return log_unavailable(request, exc, unavailable(request))
     if _is_api(request):
         return JsonResponse({"detail": "Server error."}, status=500)
     return defaults.server_error(request)
+
+
+def unavailable(request):
+    """The 503 of a database that cannot be reached or is not migrated, as JSON under /api/, else a page."""
+    detail = str(DatabaseUnavailable.default_detail)
+    if _is_api(request):
+        response = JsonResponse({"detail": detail}, status=503)
+    else:
+        response = HttpResponse(
+            f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{detail}</p>",
+            status=503,
+        )
+    response["Retry-After"] = str(DatabaseUnavailable.wait)
+    return response

@@ -9,18 +9,19 @@ it; none of them reads the Host header.
 """
 
 from django.db import DatabaseError, connection
-from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
+
+from notesite.database import log_unavailable, migrations_applied
 
 _migrations_applied = False
 
 
-def healthz():
+def healthz(request):
     """The process is up and answering."""
     return JsonResponse({"status": "ok"})
 
 
-def readyz():
+def readyz(request):
     """The database answers and every migration is applied; 503 otherwise."""
     global _migrations_applied
     try:
@@ -28,10 +29,11 @@ def readyz():
             cursor.execute("SELECT 1")
         if not _migrations_applied:
             # Loading the migration graph is costly; once applied, they stay so.
-            executor = MigrationExecutor(connection)
-            _migrations_applied = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+            _migrations_applied = migrations_applied()
     except DatabaseError as exc:
-        return JsonResponse({"status": "unavailable", "reason": f"database: {exc}"}, status=503)
+        # The driver's words (a host, a port, a database's name) are for the log: the check is public.
+        response = JsonResponse({"status": "unavailable", "reason": "database unavailable"}, status=503)
+        return log_unavailable(request, exc, response)
     if not _migrations_applied:
         return JsonResponse({"status": "unavailable", "reason": "migrations are not applied"}, status=503)
     return JsonResponse({"status": "ok"})
@@ -46,6 +48,11 @@ class HealthCheckMiddleware:
 
     def __call__(self, request):
         check = CHECKS.get(request.path_info)
-        if check is not None and request.method in {"GET", "HEAD"}:
-            return check()
-        return self.get_response(request)
+        if check is None:
+            return self.get_response(request)
+        if request.method not in {"GET", "HEAD"}:
+            # As the API's 405s: the site's HTML 404 told a probe sent with the wrong method nothing.
+            response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return check(request)

@@ -46,6 +46,16 @@ def test_readyz_is_503_while_a_migration_is_pending(client, monkeypatch):
     assert client.get("/readyz").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/readyz/"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_health_checks_answer_405_to_methods_but_get_and_head(client, path, method):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
+
+
 @pytest.mark.django_db
 def test_schema_is_public_openapi_3(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")

@@ -210,8 +210,32 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
         health = httpx.get(f"{server.url}/healthz")
 
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.json() == {"status": "unavailable", "reason": "database unavailable"}
     assert health.status_code == 200
+    assert "Connection refused" in server.output()
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_requests_answer_503_logged_in_one_line_each_when_the_database_does_not_answer(tmp_path, database):
+    dead = {
+        "postgresql": f"postgres://postgres@127.0.0.1:{unused_port()}/notes",
+        "sqlite": f"sqlite:///{tmp_path / 'no-such-folder' / 'notes.sqlite3'}",
+    }[database]
+    with Server(server_env(tmp_path, DATABASE_URL=dead)) as server:
+        answers = [
+            httpx.post(f"{server.url}/api/auth/token/", json={"username": "someone", "password": "a password"}),
+            httpx.get(f"{server.url}/api/notes/", headers={"Authorization": "Token not-checked-yet"}),
+            httpx.get(f"{server.url}/s/some-link/"),
+            # A session cookie: the session is read from the database.
+            httpx.get(f"{server.url}/admin/", cookies={"sessionid": "a-session"}),
+        ]
+
+    assert [answer.status_code for answer in answers] == [503] * 4
+    assert all(answer.headers["Retry-After"] == "5" for answer in answers)
+    entries = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    errors = [entry for entry in entries if entry["level"] == "ERROR"]
+    assert [entry["logger"] for entry in errors] == ["notesite.database"] * 4
+    assert "Traceback" not in server.output()
 
 
 def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
