@@ -66,6 +66,21 @@ class ConditionalNoteMixin:
         versions = parse_versions(header)
         return versions is None or note.version in versions
 
+    def precondition_answer(self, note):
+        """What a read of the note answers instead of the note: a 412 or a 304, else None.
+
+        If-Match first (RFC 9110, 13.2.2): a GET whose If-Match names another
+        version is not performed either (13.1.1).
+        """
+        versions = self.if_match()
+        if versions is not None and note.version not in versions:
+            return Response(
+                {"detail": f"If-Match names another version: the note is at version {note.version}."},
+                status=status.HTTP_412_PRECONDITION_FAILED,
+                headers={"ETag": etag_for(note)},
+            )
+        return self.not_modified(note)
+
     def not_modified(self, note):
         """A 304 answer if If-None-Match names the note's version, else None.
 

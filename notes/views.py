@@ -247,7 +247,7 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
         else:
             note = self.get_object()
             body = self.get_serializer(note).data
-        return self.not_modified(note) or Response(body, headers={"ETag": etag_for(note)})
+        return self.precondition_answer(note) or Response(body, headers={"ETag": etag_for(note)})
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
@@ -310,7 +310,9 @@ class TrashViewSet(OwnedByUserMixin, ConditionalNoteMixin, mixins.ListModelMixin
 
     def retrieve(self, request, *args, **kwargs):
         note = self.get_object()
-        return self.not_modified(note) or Response(self.get_serializer(note).data, headers={"ETag": etag_for(note)})
+        return self.precondition_answer(note) or Response(
+            self.get_serializer(note).data, headers={"ETag": etag_for(note)}
+        )
 
     @extend_schema(description="Delete the note forever, with its revisions.")
     def destroy(self, request, *args, **kwargs):

@@ -47,6 +47,8 @@ class AutoSchema(openapi.AutoSchema):
             if self.method == "GET":
                 responses["304"] = self._get_response_for_code(None, "304")
                 responses["304"]["description"] = "Not modified: If-None-Match names the current version."
+                responses["412"] = self._get_response_for_code(ErrorSerializer, "412")
+                responses["412"]["description"] = "If-Match names another version."
             else:
                 responses["412"] = self._get_response_for_code(self.view.conflict_serializer_class, "412")
                 responses["412"]["description"] = "If-Match names another version: nothing was changed."

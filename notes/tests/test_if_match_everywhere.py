@@ -114,3 +114,24 @@ def test_a_stale_restore_in_the_service_is_refused(user):
         note_delete_forever(note=stale, if_match={3})
 
     assert Note.objects.filter(pk=note.pk).exists()
+
+
+READS = {"note": (live_note, "/api/notes/{pk}/"), "trashed note": (trashed_note, "/api/trash/{pk}/")}
+
+
+@pytest.mark.parametrize("read", READS)
+def test_a_read_whose_if_match_names_another_version_is_412(auth_client, user, read):
+    # RFC 9110, 13.1.1: a GET is not performed either when If-Match is false.
+    make, path = READS[read]
+    note = make(user)
+
+    stale = auth_client.get(path.format(pk=note.pk), HTTP_IF_MATCH='"1"')
+    current = auth_client.get(path.format(pk=note.pk), HTTP_IF_MATCH=f'"1", "{note.version}"')
+    any_version = auth_client.get(path.format(pk=note.pk), HTTP_IF_MATCH="*")
+    both = auth_client.get(path.format(pk=note.pk), HTTP_IF_MATCH='"1"', HTTP_IF_NONE_MATCH=f'"{note.version}"')
+
+    assert (stale.status_code, stale["ETag"]) == (412, f'"{note.version}"')
+    assert stale.json() == {"detail": f"If-Match names another version: the note is at version {note.version}."}
+    assert (current.status_code, current.json()["version"]) == (200, note.version)
+    assert any_version.status_code == 200
+    assert both.status_code == 412  # If-Match is evaluated first (13.2.2)
