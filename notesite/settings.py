@@ -17,38 +17,7 @@ from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 from redis.connection import parse_url as parse_redis_url
 
-
-def env_str(name, default=""):
-    return os.environ.get(name, default)
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def env_int(name, default):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
-
-
-def env_list(name, default=()):
-    value = os.environ.get(name)
-    if value is None:
-        return list(default)
-    return [item.strip() for item in value.split(",") if item.strip()]
-
+from notesite.environment import env_bool, env_int, env_list, env_str
 
 RATE_PATTERN = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 
@@ -74,6 +43,25 @@ def env_origins(name):
                 f"nothing after), not {origin!r}."
             )
     return origins
+
+
+def env_database(name, default):
+    """One database from a dj-database-url URL; unset or empty gives `default`."""
+    url = env_str(name).strip() or default
+    try:
+        return dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True)
+    except dj_database_url.UnknownSchemeError as error:
+        # dj-database-url's own message asks whether a backend was registered.
+        raise ImproperlyConfigured(
+            f"{name} must start with postgres:// or sqlite:// (e.g. postgres://user:password@host:5432/notes), "
+            f"not {error.scheme}://."
+        ) from None
+    except ValueError:
+        # Never the URL itself: it holds the password.
+        raise ImproperlyConfigured(
+            f"{name} cannot be read as a URL such as postgres://user:password@host:5432/notes "
+            "(a port that is no number up to 65535, or a character such as [ or # left unencoded in the password)."
+        ) from None
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -191,13 +179,7 @@ TEMPLATES = [
 
 # Database: SQLite in the data folder unless DATABASE_URL says otherwise.
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'notes.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 600),
-        conn_health_checks=True,
-    )
-}
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'notes.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
     DATABASES["default"]["ENGINE"] = "notesite.sqlite"

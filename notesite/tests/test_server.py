@@ -1,6 +1,7 @@
 """The production configuration, served by real gunicorn as `make run` serves it."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -183,3 +184,55 @@ def wait_for(url, timeout):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def start_gunicorn(env):
+    """gunicorn as `make run` starts it, for a start that is refused: its exit status and output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "python:notesite.gunicorn"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Its own process group: should it start after all, its workers go down with it.
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+    return types.SimpleNamespace(returncode=process.returncode, stderr=stderr)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"PORT": "99999"}, "Error: PORT must be from 0 to 65535, not 99999."),
+        ({"PORT": "eighty"}, "Error: PORT must be an integer, not 'eighty'."),
+        ({"GUNICORN_THREADS": "four"}, "Error: GUNICORN_THREADS must be an integer, not 'four'."),
+        ({"WEB_CONCURRENCY": "0"}, "Error: WEB_CONCURRENCY must be at least 1, not 0."),
+        (
+            {"GUNICORN_BIND": "127.0.0.1:99999"},
+            "Error: the port to bind must be from 0 to 65535, not 99999 (127.0.0.1:99999).",
+        ),
+        (
+            {"DATABASE_URL": "postgress://notes:hunter2-secret@db/notes"},
+            "Error: DATABASE_URL must start with postgres:// or sqlite:// "
+            "(e.g. postgres://user:password@host:5432/notes), not postgress://.",
+        ),
+    ],
+)
+def test_a_mistake_in_the_environment_stops_gunicorn_with_one_line(tmp_path, overrides, message):
+    # These printed a traceback (from bind(), dj-database-url, or every worker's boot) instead.
+    # Any free port, unless the port is what the case is about.
+    if not {"PORT", "GUNICORN_BIND"} & overrides.keys():
+        overrides = {**overrides, "GUNICORN_BIND": "127.0.0.1:0"}
+
+    result = start_gunicorn(server_env(tmp_path, **overrides))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert "hunter2-secret" not in result.stderr

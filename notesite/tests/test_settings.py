@@ -111,6 +111,46 @@ def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
     assert name in result.stderr
 
 
+@pytest.mark.parametrize("url", ["mysqll://notes@db/notes", "postgress://notes:hunter2-secret@db:5432/notes"])
+def test_database_url_with_an_unknown_scheme_is_refused_at_start(tmp_path, url):
+    result = run_python(server_env(tmp_path, DATABASE_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must start with postgres:// or sqlite://" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://notes:hunter2-secret@db:port/notes", "postgres://notes:hunter2-secret@db:99999/notes"]
+)
+def test_database_url_that_cannot_be_read_is_refused_without_its_password(tmp_path, url):
+    result = run_python(server_env(tmp_path, DATABASE_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL cannot be read as a URL" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+def test_empty_database_url_is_the_sqlite_default(tmp_path):
+    result = run_python(
+        server_env(tmp_path, DATABASE_URL=""),
+        "from django.conf import settings; print(settings.DATABASES['default']['NAME'])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "notes.sqlite3")
+
+
+def test_a_mistake_in_the_environment_is_one_line_from_manage_py(tmp_path):
+    result = manage(server_env(tmp_path, DATABASE_URL="mysqll://notes@db/notes"), "check", check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: DATABASE_URL must start with postgres:// or sqlite:// "
+        "(e.g. postgres://user:password@host:5432/notes), not mysqll://."
+    ]
+
+
 @pytest.mark.parametrize(("value", "disabled"), [(None, False), ("true", True)])
 def test_server_side_cursors_are_off_behind_pgbouncer(tmp_path, value, disabled):
     env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused")
