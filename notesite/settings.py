@@ -73,27 +73,6 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
 
-
-def read_or_create_secret_key(path):
-    """Return the key kept in the data folder, creating it once (race-safe)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as key_file:
-        key_file.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-SECRET_KEY = env_str("SECRET_KEY") or read_or_create_secret_key(DATA_DIR / "secret_key")
-# The same rules as `check --deploy` (security.W009), enforced at start.
-if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be at least 50 random characters and must not start with "
-        "'django-insecure-'. Generate one with: python -c 'import secrets; "
-        "print(secrets.token_urlsafe(50))'"
-    )
-
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 if not ALLOWED_HOSTS and not DEBUG:
     # Set but empty: Django would answer every request 400 (with DEBUG on it
@@ -180,7 +159,8 @@ TEMPLATES = [
 # Database: SQLite in the data folder unless DATABASE_URL says otherwise.
 
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'notes.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if DATABASE_IS_SQLITE:
     # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
     DATABASES["default"]["ENGINE"] = "notesite.sqlite"
     # The two the README offers; OFF (or EXTRA, or a typo) was written into
@@ -215,6 +195,39 @@ else:
     # may outlive the transaction its server connection was lent for.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("NOTES_PGBOUNCER")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# The secret key: generated once into the data folder for SQLite (one
+# instance); set in the environment for PostgreSQL (many instances).
+
+
+def read_or_create_secret_key(path):
+    """Return the key kept in the data folder, creating it once (race-safe)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as key_file:
+        key_file.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and not DATABASE_IS_SQLITE:
+    # Each instance would generate a key of its own into its own data folder,
+    # and sessions and page cursors signed by one would fail on the others.
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DATABASE_URL is not SQLite: every instance sharing the database needs the same "
+        "key. Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+SECRET_KEY = SECRET_KEY or read_or_create_secret_key(DATA_DIR / "secret_key")
+# The same rules as `check --deploy` (security.W009), enforced at start.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be at least 50 random characters and must not start with "
+        "'django-insecure-'. Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'"
+    )
 
 
 # Cache: shared by every worker (throttle counts). The database cache needs no

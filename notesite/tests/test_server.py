@@ -236,3 +236,15 @@ def test_a_mistake_in_the_environment_stops_gunicorn_with_one_line(tmp_path, ove
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == message
     assert "hunter2-secret" not in result.stderr
+
+
+def test_gunicorn_on_postgresql_without_secret_key_stops_with_one_line(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", GUNICORN_BIND="127.0.0.1:0")
+    env.pop("SECRET_KEY")
+
+    result = start_gunicorn(env)
+
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert last_line.startswith("Error: SECRET_KEY must be set when DATABASE_URL is not SQLite")

@@ -111,6 +111,30 @@ def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
     assert name in result.stderr
 
 
+@pytest.mark.parametrize("key", [None, ""])
+def test_postgresql_without_secret_key_is_refused_at_start(tmp_path, key):
+    # Each instance generated a key of its own: sessions and page cursors from one failed on the others.
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused")
+    env.pop("SECRET_KEY")
+    if key is not None:
+        env["SECRET_KEY"] = key
+
+    result = run_python(env, "print('started')")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DATABASE_URL is not SQLite" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_postgresql_with_secret_key_uses_it(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", SECRET_KEY=REAL_KEY)
+
+    result = run_python(env, "from django.conf import settings; print(settings.SECRET_KEY)")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == REAL_KEY
+
+
 @pytest.mark.parametrize("url", ["mysqll://notes@db/notes", "postgress://notes:hunter2-secret@db:5432/notes"])
 def test_database_url_with_an_unknown_scheme_is_refused_at_start(tmp_path, url):
     result = run_python(server_env(tmp_path, DATABASE_URL=url), "print('started')")
