@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import split_domain_port
 from redis.connection import parse_url as parse_redis_url
 
 from notesite.environment import env_bool, env_int, env_list, env_str
@@ -64,6 +65,22 @@ def env_database(name, default):
         ) from None
 
 
+def env_hosts(name, default):
+    """Host names as Django matches them against a request's Host header, comma-separated."""
+    hosts = env_list(name, default)
+    for host in hosts:
+        # What Django compares a request's host with: lower-case, without its
+        # port; an entry that is not already that (a scheme, a path, a port,
+        # an IPv6 address without brackets) matches no request, and every
+        # request would answer 400 while the health checks said ok.
+        if host != "*" and split_domain_port(host) != (host.lower(), ""):
+            raise ImproperlyConfigured(
+                f"{name} lists host names as a request names them (notes.example.com, .example.com for it and its "
+                f"subdomains, 127.0.0.1, [::1] or *), with no scheme, port, path or trailing dot, not {host!r}."
+            )
+    return hosts
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("NOTES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -73,7 +90,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 if not ALLOWED_HOSTS and not DEBUG:
     # Set but empty: Django would answer every request 400 (with DEBUG on it
     # lets localhost in).

@@ -222,6 +222,12 @@ def start_gunicorn(env):
             "Error: DATABASE_URL must start with postgres:// or sqlite:// "
             "(e.g. postgres://user:password@host:5432/notes), not postgress://.",
         ),
+        (
+            {"ALLOWED_HOSTS": "https://notes.example.com"},
+            "Error: ALLOWED_HOSTS lists host names as a request names them (notes.example.com, .example.com for it "
+            "and its subdomains, 127.0.0.1, [::1] or *), with no scheme, port, path or trailing dot, "
+            "not 'https://notes.example.com'.",
+        ),
     ],
 )
 def test_a_mistake_in_the_environment_stops_gunicorn_with_one_line(tmp_path, overrides, message):

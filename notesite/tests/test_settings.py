@@ -263,6 +263,39 @@ def test_empty_allowed_hosts_is_accepted_with_debug_on(tmp_path):
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        ("https://notes.example.com", "https://notes.example.com"),
+        ("notes.example.com/", "notes.example.com/"),
+        ("notes.example.com:8443", "notes.example.com:8443"),
+        ("localhost,notes.example.com/notes", "notes.example.com/notes"),
+        ("::1", "::1"),
+        ("*.example.com", "*.example.com"),
+        ("notes.example.com.", "notes.example.com."),
+    ],
+)
+def test_allowed_hosts_no_request_can_match_is_refused_at_start(tmp_path, value, bad):
+    # Such a host started fine, then every request answered 400 while the health checks said ok.
+    result = run_python(server_env(tmp_path, ALLOWED_HOSTS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS lists host names as a request names them" in result.stderr
+    assert f"not {bad!r}." in result.stderr
+
+
+def test_allowed_hosts_in_every_form_django_matches_are_accepted(tmp_path):
+    hosts = "notes.example.com,.example.org,Notes.Example.NET,127.0.0.1,[::1],*"
+
+    result = run_python(
+        server_env(tmp_path, ALLOWED_HOSTS=hosts),
+        "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == hosts
+
+
 def test_unset_allowed_hosts_is_the_local_addresses(tmp_path):
     result = run_python(
         server_env(tmp_path), "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))"
