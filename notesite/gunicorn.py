@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 
+from notesite.cache import exit_if_redis_does_not_answer
 from notesite.environment import env_int, exit_if_misconfigured
 
 wsgi_app = "notesite.wsgi:application"
@@ -92,3 +93,4 @@ def on_starting(server):
         if isinstance(address, tuple) and not 0 <= address[1] <= 65535:
             sys.exit(f"Error: the port to bind must be from 0 to 65535, not {address[1]} ({address[0]}:{address[1]}).")
     exit_if_misconfigured()
+    exit_if_redis_does_not_answer()

@@ -13,7 +13,7 @@ import types
 import httpx
 import pytest
 
-from notesite.tests.servers import BASE_DIR, Server, manage, server_env
+from notesite.tests.servers import BASE_DIR, Server, manage, redis_url_for_tests, server_env
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +254,40 @@ def test_gunicorn_on_postgresql_without_secret_key_stops_with_one_line(tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert last_line.startswith("Error: SECRET_KEY must be set when DATABASE_URL is not SQLite")
+
+
+def redis_start_refusal(tmp_path, url):
+    """The last line of a gunicorn start refused for REDIS_URL=url, checked to be one line without the password."""
+    result = start_gunicorn(server_env(tmp_path, REDIS_URL=url, GUNICORN_BIND="127.0.0.1:0"))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "hunter2-secret" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_gunicorn_refuses_to_start_on_a_redis_port_nothing_listens_on(tmp_path):
+    # Started fine, then every throttle let requests by uncounted, silently, for good.
+    last_line = redis_start_refusal(tmp_path, "redis://:hunter2-secret@127.0.0.1:6390/1")
+
+    assert last_line.startswith("Error: REDIS_URL names Redis at 127.0.0.1:6390/1, which does not answer (Error 111")
+
+
+def test_gunicorn_refuses_to_start_on_a_redis_database_out_of_range(tmp_path):
+    # The test Redis's own server, with a database it does not have (0 to 15 unless configured otherwise).
+    server = redis_url_for_tests(3).rsplit("/", 1)[0]
+
+    last_line = redis_start_refusal(tmp_path, f"{server}/99?password=hunter2-secret")
+
+    assert last_line.startswith("Error: REDIS_URL names Redis at ")
+    assert "/99, which does not answer (DB index is out of range)" in last_line
+
+
+def test_gunicorn_starts_on_a_redis_that_answers(tmp_path):
+    env = server_env(tmp_path, REDIS_URL=redis_url_for_tests(2))
+    manage(env, "migrate", "--noinput")
+
+    with Server(env) as server:
+        response = httpx.get(f"{server.url}/readyz")
+
+    assert response.status_code == 200
