@@ -39,7 +39,9 @@ limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Proxies allowed to set X-Forwarded-Proto (NOTES_HTTPS deployments).
+# The proxies whose X-Forwarded-Proto gunicorn believes: it sets wsgi.url_scheme
+# from it, which alone decides for Django whether a request came over HTTPS
+# (the redirect and secure cookies of NOTES_HTTPS). Anyone else's is ignored.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # No runtime control socket: several instances on one host would share its path.
 control_socket_disable = True

@@ -394,7 +394,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 SESSION_COOKIE_HTTPONLY = True
 if NOTES_HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # No SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from
+    # anyone who reaches gunicorn. gunicorn takes it from FORWARDED_ALLOW_IPS
+    # only (notesite/gunicorn.py) and says so in wsgi.url_scheme, which
+    # Django reads when that setting is unset.
     SECURE_SSL_REDIRECT = True
     # Probes come over plain HTTP (notesite.health); matched against the path
     # without its first slash.

@@ -291,3 +291,45 @@ def test_gunicorn_starts_on_a_redis_that_answers(tmp_path):
         response = httpx.get(f"{server.url}/readyz")
 
     assert response.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def https_data(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("https")
+    manage(server_env(data_dir), "migrate", "--noinput")
+    return data_dir
+
+
+def https_server(data_dir, forwarded_allow_ips):
+    env = server_env(
+        data_dir, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com", FORWARDED_ALLOW_IPS=forwarded_allow_ips
+    )
+    return Server(env)
+
+
+def test_a_direct_clients_x_forwarded_proto_is_not_trusted(https_data):
+    # This client (127.0.0.1) is not the proxy gunicorn trusts: its claim of HTTPS is ignored, and the
+    # request is redirected to HTTPS as any plain HTTP one is. Django believed the header from anyone.
+    with https_server(https_data, forwarded_allow_ips="192.0.2.10") as server:
+        response = httpx.get(
+            f"{server.url}/api/notes/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"}
+        )
+
+    assert response.status_code == 301
+    assert response.headers["Location"] == "https://notes.example.com/api/notes/"
+
+
+def test_the_trusted_proxys_x_forwarded_proto_gives_https_and_secure_cookies(https_data):
+    with https_server(https_data, forwarded_allow_ips="127.0.0.1") as server:
+        api = httpx.get(f"{server.url}/api/notes/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"})
+        login = httpx.get(
+            f"{server.url}/admin/login/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"}
+        )
+        plain = httpx.get(f"{server.url}/api/notes/", headers={"Host": "notes.example.com"})
+
+    assert api.status_code == 401
+    assert api.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert login.status_code == 200
+    assert "csrftoken=" in login.headers["Set-Cookie"]
+    assert "Secure" in login.headers["Set-Cookie"]
+    assert plain.status_code == 301

@@ -64,7 +64,8 @@ from django.test import Client
 client = Client()
 api = client.get('/api/notes/', HTTP_HOST='notes.example.com')
 health = client.get('/healthz', HTTP_HOST='notes.example.com')
-proxied = client.get('/', HTTP_HOST='notes.example.com', HTTP_X_FORWARDED_PROTO='https')
+# What gunicorn hands on from a proxy in FORWARDED_ALLOW_IPS saying X-Forwarded-Proto: https.
+proxied = client.get('/', HTTP_HOST='notes.example.com', secure=True)
 print(api.status_code, api.get('Location'), health.status_code, proxied.status_code,
       proxied.get('Strict-Transport-Security'))
 """
@@ -85,6 +86,20 @@ def test_https_mode_redirects_all_but_health_checks_and_sends_hsts(tmp_path):
         "includeSubDomains;",
         "preload",
     ]
+
+
+def test_https_mode_takes_the_scheme_from_gunicorn_not_from_the_header(tmp_path):
+    # gunicorn sets wsgi.url_scheme from X-Forwarded-Proto for FORWARDED_ALLOW_IPS alone; Django must not read it.
+    env = server_env(tmp_path, SECRET_KEY=REAL_KEY, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com")
+
+    result = run_python(
+        env,
+        "from django.test import Client; "
+        "print(Client().get('/', HTTP_HOST='notes.example.com', HTTP_X_FORWARDED_PROTO='https').status_code)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "301"
 
 
 def test_plain_http_works_without_https_mode(tmp_path):
