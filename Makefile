@@ -11,6 +11,9 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	GUNICORN_EXIT_WITH_PARENT=1 exec $(BIN)/gunicorn --config python:notesite.gunicorn --bind 127.0.0.1:$(PORT)
 
+# On PostgreSQL the settings require a SECRET_KEY, as they do of every instance
+# there; the test run gets one of its own unless one is given.
+test: export SECRET_KEY ?= test-run-only-Vq2mXp9LsR4tWz7KVq2mXp9LsR4tWz7KVq2mXp9LsR4tWz7K
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(ARGS)
 

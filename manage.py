@@ -9,6 +9,10 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notesite.settings")
     from django.core.management import execute_from_command_line
 
+    from notesite.environment import exit_if_misconfigured
+
+    exit_if_misconfigured()
+
     execute_from_command_line(sys.argv)
 
 

@@ -15,6 +15,7 @@ bench/RESULTS.md.
 import datetime
 import os
 import platform
+import secrets
 import socket
 import statistics
 import subprocess
@@ -47,6 +48,7 @@ def main():
             env.pop("DATABASE_URL", None)
             if vendor == "postgresql":
                 env["DATABASE_URL"] = POSTGRES_URL
+                env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # required on PostgreSQL
                 recreate_postgres_database(POSTGRES_URL)
             results[vendor] = run(vendor, env)
     report(results)

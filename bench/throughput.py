@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import platform
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -113,11 +114,16 @@ class Target:
         self.log.close()
 
 
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def service_env(data_dir, database_url=None, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "DATABASE_URL", "REDIS_URL"))}
     env.update(NOTES_DATA_DIR=str(data_dir), DEBUG="false", PYTHONPATH=str(BASE_DIR))
     if database_url:
         env["DATABASE_URL"] = database_url
+        # Required on PostgreSQL; one for every instance of the run, as in production.
+        env.setdefault("SECRET_KEY", RUN_SECRET_KEY)
     env.update(extra)
     return env
 

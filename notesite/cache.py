@@ -2,7 +2,12 @@
 
 import base64
 import pickle
+import re
+import sys
+from urllib.parse import urlsplit
 
+import redis
+from django.conf import settings
 from django.core.cache.backends import db
 from django.db import DatabaseError, connections, models, router, transaction
 from django.utils import timezone
@@ -50,3 +55,39 @@ def _read_expiry(connection, expires):
     for converter in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
         expires = converter(expires, expression, connection)
     return expires
+
+
+# Seconds gunicorn's master waits for each Redis server at start.
+REDIS_START_TIMEOUT = 3
+
+
+def exit_if_redis_does_not_answer(timeout=REDIS_START_TIMEOUT):
+    """Ask each Redis server of the cache once; the first that does not answer ends the process, named.
+
+    After the start a Redis outage lets requests by uncounted (README,
+    "Decisions"): a REDIS_URL wrong from the start would do so silently,
+    for good, while every health check said ok.
+    """
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        return
+    # Django's RedisCache reads LOCATION as this list: writes go to the first, reads to any.
+    for server in re.split("[;,]", cache["LOCATION"]):
+        client = redis.Redis.from_url(server, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.ping()  # a database out of range fails here too: the connection selects it first
+        except redis.RedisError as error:
+            sys.exit(
+                f"Error: REDIS_URL names Redis at {redis_server_name(server)}, which does not answer ({error}); "
+                "the service counts login attempts there. Fix REDIS_URL or start Redis."
+            )
+        finally:
+            client.close()
+
+
+def redis_server_name(server):
+    """Where a Redis URL points, without its password (in the user part or the query)."""
+    parts = urlsplit(server)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"

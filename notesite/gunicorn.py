@@ -12,20 +12,27 @@ import sys
 import gunicorn.http.parser
 from gunicorn.http.body import ChunkedReader, LengthReader
 
+from notesite.cache import exit_if_redis_does_not_answer
+from notesite.environment import env_int, exit_if_misconfigured
+
 wsgi_app = "notesite.wsgi:application"
-bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Numbers are read here, where a mistake is one line naming the variable:
+# gunicorn reported PORT=99999 with a traceback from bind().
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{env_int('PORT', 8000, minimum=0, maximum=65535)}"
+# gunicorn itself reads WEB_CONCURRENCY as it is imported, before this file:
+# a value that is no integer fails there, with gunicorn's traceback.
+workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
 # Threads overlap a worker's waits on the database; keep-alive saves a
 # connection setup per request for clients that reuse connections.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+keepalive = env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
 # A request that takes longer than this is killed and its worker replaced.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=0)
 # Recycle workers now and then, so a slow leak can never grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 10000, minimum=0)
+max_requests_jitter = env_int("GUNICORN_MAX_REQUESTS_JITTER", 1000, minimum=0)
 # A search may be 500 characters, 6,000 bytes once percent-encoded if each is
 # 4 bytes of UTF-8; gunicorn's default request line (4,094 bytes) refused such
 # a search with its own HTML 414. 8,190 is the most gunicorn allows.
@@ -35,7 +42,9 @@ limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Proxies allowed to set X-Forwarded-Proto (NOTES_HTTPS deployments).
+# The proxies whose X-Forwarded-Proto gunicorn believes: it sets wsgi.url_scheme
+# from it, which alone decides for Django whether a request came over HTTPS
+# (the redirect and secure cookies of NOTES_HTTPS). Anyone else's is ignored.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # No runtime control socket: several instances on one host would share its path.
 control_socket_disable = True
@@ -83,6 +92,13 @@ def on_starting(server):
     if os.environ.get("GUNICORN_EXIT_WITH_PARENT") == "1" and sys.platform == "linux":
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # Before any worker starts: a mistake is then one line from the master,
+    # not a traceback from every worker and "Worker failed to boot".
+    for address in server.cfg.address:
+        if isinstance(address, tuple) and not 0 <= address[1] <= 65535:
+            sys.exit(f"Error: the port to bind must be from 0 to 65535, not {address[1]} ({address[0]}:{address[1]}).")
+    exit_if_misconfigured()
+    exit_if_redis_does_not_answer()
 
 
 # Of a body the application left unread (a 413, or a 401 answered before the

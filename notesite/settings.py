@@ -15,40 +15,10 @@ from urllib.parse import urlsplit
 import dj_database_url
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import split_domain_port
 from redis.connection import parse_url as parse_redis_url
 
-
-def env_str(name, default=""):
-    return os.environ.get(name, default)
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def env_int(name, default):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
-
-
-def env_list(name, default=()):
-    value = os.environ.get(name)
-    if value is None:
-        return list(default)
-    return [item.strip() for item in value.split(",") if item.strip()]
-
+from notesite.environment import env_bool, env_int, env_list, env_str
 
 RATE_PATTERN = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 
@@ -76,6 +46,41 @@ def env_origins(name):
     return origins
 
 
+def env_database(name, default):
+    """One database from a dj-database-url URL; unset or empty gives `default`."""
+    url = env_str(name).strip() or default
+    try:
+        return dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True)
+    except dj_database_url.UnknownSchemeError as error:
+        # dj-database-url's own message asks whether a backend was registered.
+        raise ImproperlyConfigured(
+            f"{name} must start with postgres:// or sqlite:// (e.g. postgres://user:password@host:5432/notes), "
+            f"not {error.scheme}://."
+        ) from None
+    except ValueError:
+        # Never the URL itself: it holds the password.
+        raise ImproperlyConfigured(
+            f"{name} cannot be read as a URL such as postgres://user:password@host:5432/notes "
+            "(a port that is no number up to 65535, or a character such as [ or # left unencoded in the password)."
+        ) from None
+
+
+def env_hosts(name, default):
+    """Host names as Django matches them against a request's Host header, comma-separated."""
+    hosts = env_list(name, default)
+    for host in hosts:
+        # What Django compares a request's host with: lower-case, without its
+        # port; an entry that is not already that (a scheme, a path, a port,
+        # an IPv6 address without brackets) matches no request, and every
+        # request would answer 400 while the health checks said ok.
+        if host != "*" and split_domain_port(host) != (host.lower(), ""):
+            raise ImproperlyConfigured(
+                f"{name} lists host names as a request names them (notes.example.com, .example.com for it and its "
+                f"subdomains, 127.0.0.1, [::1] or *), with no scheme, port, path or trailing dot, not {host!r}."
+            )
+    return hosts
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("NOTES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -85,28 +90,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
 
-
-def read_or_create_secret_key(path):
-    """Return the key kept in the data folder, creating it once (race-safe)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as key_file:
-        key_file.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-SECRET_KEY = env_str("SECRET_KEY") or read_or_create_secret_key(DATA_DIR / "secret_key")
-# The same rules as `check --deploy` (security.W009), enforced at start.
-if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be at least 50 random characters and must not start with "
-        "'django-insecure-'. Generate one with: python -c 'import secrets; "
-        "print(secrets.token_urlsafe(50))'"
-    )
-
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 if not ALLOWED_HOSTS and not DEBUG:
     # Set but empty: Django would answer every request 400 (with DEBUG on it
     # lets localhost in).
@@ -191,14 +175,9 @@ TEMPLATES = [
 
 # Database: SQLite in the data folder unless DATABASE_URL says otherwise.
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'notes.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 600),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'notes.sqlite3'}")}
+DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if DATABASE_IS_SQLITE:
     # Django's SQLite backend, with the process's writers queued (notesite/sqlite).
     DATABASES["default"]["ENGINE"] = "notesite.sqlite"
     # The two the README offers; OFF (or EXTRA, or a typo) was written into
@@ -233,6 +212,39 @@ else:
     # may outlive the transaction its server connection was lent for.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("NOTES_PGBOUNCER")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# The secret key: generated once into the data folder for SQLite (one
+# instance); set in the environment for PostgreSQL (many instances).
+
+
+def read_or_create_secret_key(path):
+    """Return the key kept in the data folder, creating it once (race-safe)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as key_file:
+        key_file.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and not DATABASE_IS_SQLITE:
+    # Each instance would generate a key of its own into its own data folder,
+    # and sessions and page cursors signed by one would fail on the others.
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DATABASE_URL is not SQLite: every instance sharing the database needs the same "
+        "key. Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+SECRET_KEY = SECRET_KEY or read_or_create_secret_key(DATA_DIR / "secret_key")
+# The same rules as `check --deploy` (security.W009), enforced at start.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be at least 50 random characters and must not start with "
+        "'django-insecure-'. Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'"
+    )
 
 
 # Cache: shared by every worker (throttle counts). The database cache needs no
@@ -382,7 +394,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 SESSION_COOKIE_HTTPONLY = True
 if NOTES_HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # No SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from
+    # anyone who reaches gunicorn. gunicorn takes it from FORWARDED_ALLOW_IPS
+    # only (notesite/gunicorn.py) and says so in wsgi.url_scheme, which
+    # Django reads when that setting is unset.
     SECURE_SSL_REDIRECT = True
     # Probes come over plain HTTP (notesite.health); matched against the path
     # without its first slash.

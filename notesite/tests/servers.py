@@ -15,6 +15,8 @@ import dj_database_url
 import httpx
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# What an operator sets for every instance on one PostgreSQL (README, "Configuration").
+SHARED_SECRET_KEY = "servers-" + "p8Wn3Rk6Tq1Zy5Hd" * 3
 BANNER = re.compile(r"Notes is serving on (http://[\d.]+:\d+)")
 # One log line per request sent is noise in a test's output.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -23,14 +25,18 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 def server_env(data_dir, **overrides):
     """The environment `make run` would give, pointed at `data_dir`.
 
-    The test run's own database and cache are left out: a server gets SQLite
-    in `data_dir` unless `DATABASE_URL` is passed explicitly.
+    The test run's own database, cache and key are left out: a server gets
+    SQLite in `data_dir`, and a key generated there, unless `DATABASE_URL` is
+    passed explicitly (then a key every such server shares).
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("NOTES_")}
     for name in ["DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"]:
         env.pop(name, None)
     env.update(NOTES_DATA_DIR=str(data_dir), DEBUG="false", PYTHONUNBUFFERED="1")
     env.update({key: str(value) for key, value in overrides.items()})
+    if not env.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):
+        # Servers sharing a PostgreSQL share a key, as the settings require of them.
+        env.setdefault("SECRET_KEY", SHARED_SECRET_KEY)
     return env
 
 

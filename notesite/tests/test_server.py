@@ -1,6 +1,7 @@
 """The production configuration, served by real gunicorn as `make run` serves it."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -12,7 +13,7 @@ import types
 import httpx
 import pytest
 
-from notesite.tests.servers import BASE_DIR, Server, manage, server_env
+from notesite.tests.servers import BASE_DIR, Server, manage, redis_url_for_tests, server_env
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +273,152 @@ def wait_for(url, timeout):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def start_gunicorn(env):
+    """gunicorn as `make run` starts it, for a start that is refused: its exit status and output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "python:notesite.gunicorn"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Its own process group: should it start after all, its workers go down with it.
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+    return types.SimpleNamespace(returncode=process.returncode, stderr=stderr)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"PORT": "99999"}, "Error: PORT must be from 0 to 65535, not 99999."),
+        ({"PORT": "eighty"}, "Error: PORT must be an integer, not 'eighty'."),
+        ({"GUNICORN_THREADS": "four"}, "Error: GUNICORN_THREADS must be an integer, not 'four'."),
+        ({"WEB_CONCURRENCY": "0"}, "Error: WEB_CONCURRENCY must be at least 1, not 0."),
+        (
+            {"GUNICORN_BIND": "127.0.0.1:99999"},
+            "Error: the port to bind must be from 0 to 65535, not 99999 (127.0.0.1:99999).",
+        ),
+        (
+            {"DATABASE_URL": "postgress://notes:hunter2-secret@db/notes"},
+            "Error: DATABASE_URL must start with postgres:// or sqlite:// "
+            "(e.g. postgres://user:password@host:5432/notes), not postgress://.",
+        ),
+        (
+            {"ALLOWED_HOSTS": "https://notes.example.com"},
+            "Error: ALLOWED_HOSTS lists host names as a request names them (notes.example.com, .example.com for it "
+            "and its subdomains, 127.0.0.1, [::1] or *), with no scheme, port, path or trailing dot, "
+            "not 'https://notes.example.com'.",
+        ),
+    ],
+)
+def test_a_mistake_in_the_environment_stops_gunicorn_with_one_line(tmp_path, overrides, message):
+    # These printed a traceback (from bind(), dj-database-url, or every worker's boot) instead.
+    # Any free port, unless the port is what the case is about.
+    if not {"PORT", "GUNICORN_BIND"} & overrides.keys():
+        overrides = {**overrides, "GUNICORN_BIND": "127.0.0.1:0"}
+
+    result = start_gunicorn(server_env(tmp_path, **overrides))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert "hunter2-secret" not in result.stderr
+
+
+def test_gunicorn_on_postgresql_without_secret_key_stops_with_one_line(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", GUNICORN_BIND="127.0.0.1:0")
+    env.pop("SECRET_KEY")
+
+    result = start_gunicorn(env)
+
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert last_line.startswith("Error: SECRET_KEY must be set when DATABASE_URL is not SQLite")
+
+
+def redis_start_refusal(tmp_path, url):
+    """The last line of a gunicorn start refused for REDIS_URL=url, checked to be one line without the password."""
+    result = start_gunicorn(server_env(tmp_path, REDIS_URL=url, GUNICORN_BIND="127.0.0.1:0"))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "hunter2-secret" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_gunicorn_refuses_to_start_on_a_redis_port_nothing_listens_on(tmp_path):
+    # Started fine, then every throttle let requests by uncounted, silently, for good.
+    last_line = redis_start_refusal(tmp_path, "redis://:hunter2-secret@127.0.0.1:6390/1")
+
+    assert last_line.startswith("Error: REDIS_URL names Redis at 127.0.0.1:6390/1, which does not answer (Error 111")
+
+
+def test_gunicorn_refuses_to_start_on_a_redis_database_out_of_range(tmp_path):
+    # The test Redis's own server, with a database it does not have (0 to 15 unless configured otherwise).
+    server = redis_url_for_tests(3).rsplit("/", 1)[0]
+
+    last_line = redis_start_refusal(tmp_path, f"{server}/99?password=hunter2-secret")
+
+    assert last_line.startswith("Error: REDIS_URL names Redis at ")
+    assert "/99, which does not answer (DB index is out of range)" in last_line
+
+
+def test_gunicorn_starts_on_a_redis_that_answers(tmp_path):
+    env = server_env(tmp_path, REDIS_URL=redis_url_for_tests(2))
+    manage(env, "migrate", "--noinput")
+
+    with Server(env) as server:
+        response = httpx.get(f"{server.url}/readyz")
+
+    assert response.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def https_data(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("https")
+    manage(server_env(data_dir), "migrate", "--noinput")
+    return data_dir
+
+
+def https_server(data_dir, forwarded_allow_ips):
+    env = server_env(
+        data_dir, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com", FORWARDED_ALLOW_IPS=forwarded_allow_ips
+    )
+    return Server(env)
+
+
+def test_a_direct_clients_x_forwarded_proto_is_not_trusted(https_data):
+    # This client (127.0.0.1) is not the proxy gunicorn trusts: its claim of HTTPS is ignored, and the
+    # request is redirected to HTTPS as any plain HTTP one is. Django believed the header from anyone.
+    with https_server(https_data, forwarded_allow_ips="192.0.2.10") as server:
+        response = httpx.get(
+            f"{server.url}/api/notes/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"}
+        )
+
+    assert response.status_code == 301
+    assert response.headers["Location"] == "https://notes.example.com/api/notes/"
+
+
+def test_the_trusted_proxys_x_forwarded_proto_gives_https_and_secure_cookies(https_data):
+    with https_server(https_data, forwarded_allow_ips="127.0.0.1") as server:
+        api = httpx.get(f"{server.url}/api/notes/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"})
+        login = httpx.get(
+            f"{server.url}/admin/login/", headers={"Host": "notes.example.com", "X-Forwarded-Proto": "https"}
+        )
+        plain = httpx.get(f"{server.url}/api/notes/", headers={"Host": "notes.example.com"})
+
+    assert api.status_code == 401
+    assert api.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert login.status_code == 200
+    assert "csrftoken=" in login.headers["Set-Cookie"]
+    assert "Secure" in login.headers["Set-Cookie"]
+    assert plain.status_code == 301

@@ -64,7 +64,8 @@ from django.test import Client
 client = Client()
 api = client.get('/api/notes/', HTTP_HOST='notes.example.com')
 health = client.get('/healthz', HTTP_HOST='notes.example.com')
-proxied = client.get('/', HTTP_HOST='notes.example.com', HTTP_X_FORWARDED_PROTO='https')
+# What gunicorn hands on from a proxy in FORWARDED_ALLOW_IPS saying X-Forwarded-Proto: https.
+proxied = client.get('/', HTTP_HOST='notes.example.com', secure=True)
 print(api.status_code, api.get('Location'), health.status_code, proxied.status_code,
       proxied.get('Strict-Transport-Security'))
 """
@@ -85,6 +86,20 @@ def test_https_mode_redirects_all_but_health_checks_and_sends_hsts(tmp_path):
         "includeSubDomains;",
         "preload",
     ]
+
+
+def test_https_mode_takes_the_scheme_from_gunicorn_not_from_the_header(tmp_path):
+    # gunicorn sets wsgi.url_scheme from X-Forwarded-Proto for FORWARDED_ALLOW_IPS alone; Django must not read it.
+    env = server_env(tmp_path, SECRET_KEY=REAL_KEY, NOTES_HTTPS="true", ALLOWED_HOSTS="notes.example.com")
+
+    result = run_python(
+        env,
+        "from django.test import Client; "
+        "print(Client().get('/', HTTP_HOST='notes.example.com', HTTP_X_FORWARDED_PROTO='https').status_code)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "301"
 
 
 def test_plain_http_works_without_https_mode(tmp_path):
@@ -109,6 +124,70 @@ def test_malformed_settings_are_refused_with_their_name(tmp_path, name, value):
 
     assert result.returncode != 0
     assert name in result.stderr
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_postgresql_without_secret_key_is_refused_at_start(tmp_path, key):
+    # Each instance generated a key of its own: sessions and page cursors from one failed on the others.
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused")
+    env.pop("SECRET_KEY")
+    if key is not None:
+        env["SECRET_KEY"] = key
+
+    result = run_python(env, "print('started')")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DATABASE_URL is not SQLite" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_postgresql_with_secret_key_uses_it(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", SECRET_KEY=REAL_KEY)
+
+    result = run_python(env, "from django.conf import settings; print(settings.SECRET_KEY)")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == REAL_KEY
+
+
+@pytest.mark.parametrize("url", ["mysqll://notes@db/notes", "postgress://notes:hunter2-secret@db:5432/notes"])
+def test_database_url_with_an_unknown_scheme_is_refused_at_start(tmp_path, url):
+    result = run_python(server_env(tmp_path, DATABASE_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must start with postgres:// or sqlite://" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://notes:hunter2-secret@db:port/notes", "postgres://notes:hunter2-secret@db:99999/notes"]
+)
+def test_database_url_that_cannot_be_read_is_refused_without_its_password(tmp_path, url):
+    result = run_python(server_env(tmp_path, DATABASE_URL=url), "print('started')")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL cannot be read as a URL" in result.stderr
+    assert "hunter2-secret" not in result.stderr
+
+
+def test_empty_database_url_is_the_sqlite_default(tmp_path):
+    result = run_python(
+        server_env(tmp_path, DATABASE_URL=""),
+        "from django.conf import settings; print(settings.DATABASES['default']['NAME'])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "notes.sqlite3")
+
+
+def test_a_mistake_in_the_environment_is_one_line_from_manage_py(tmp_path):
+    result = manage(server_env(tmp_path, DATABASE_URL="mysqll://notes@db/notes"), "check", check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: DATABASE_URL must start with postgres:// or sqlite:// "
+        "(e.g. postgres://user:password@host:5432/notes), not mysqll://."
+    ]
 
 
 @pytest.mark.parametrize(("value", "disabled"), [(None, False), ("true", True)])
@@ -197,6 +276,39 @@ def test_empty_allowed_hosts_is_accepted_with_debug_on(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        ("https://notes.example.com", "https://notes.example.com"),
+        ("notes.example.com/", "notes.example.com/"),
+        ("notes.example.com:8443", "notes.example.com:8443"),
+        ("localhost,notes.example.com/notes", "notes.example.com/notes"),
+        ("::1", "::1"),
+        ("*.example.com", "*.example.com"),
+        ("notes.example.com.", "notes.example.com."),
+    ],
+)
+def test_allowed_hosts_no_request_can_match_is_refused_at_start(tmp_path, value, bad):
+    # Such a host started fine, then every request answered 400 while the health checks said ok.
+    result = run_python(server_env(tmp_path, ALLOWED_HOSTS=value), "print('started')")
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS lists host names as a request names them" in result.stderr
+    assert f"not {bad!r}." in result.stderr
+
+
+def test_allowed_hosts_in_every_form_django_matches_are_accepted(tmp_path):
+    hosts = "notes.example.com,.example.org,Notes.Example.NET,127.0.0.1,[::1],*"
+
+    result = run_python(
+        server_env(tmp_path, ALLOWED_HOSTS=hosts),
+        "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == hosts
 
 
 def test_unset_allowed_hosts_is_the_local_addresses(tmp_path):
