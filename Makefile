@@ -6,10 +6,11 @@ PORT ?= 8000
 
 .PHONY: run test lint format schema check-schema bench bench-scale bench-memory wrk clean
 
+# Serves on 127.0.0.1:$(PORT), or on GUNICORN_BIND when it is set (notesite/gunicorn.py).
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	GUNICORN_EXIT_WITH_PARENT=1 exec $(BIN)/gunicorn --config python:notesite.gunicorn --bind 127.0.0.1:$(PORT)
+	PORT=$(PORT) GUNICORN_EXIT_WITH_PARENT=1 exec $(BIN)/gunicorn --config python:notesite.gunicorn
 
 # On PostgreSQL the settings require a SECRET_KEY, as they do of every instance
 # there; the test run gets one of its own unless one is given.

@@ -264,6 +264,21 @@ def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 
+def test_make_run_listens_where_gunicorn_bind_says(tmp_path):
+    port, other_port = unused_port(), unused_port()
+    env = server_env(tmp_path, PORT=other_port, GUNICORN_BIND=f"127.0.0.1:{port}")
+    with open(tmp_path / "make-run.log", "w") as log:
+        make = subprocess.Popen(["make", "run"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ready = wait_for(f"http://127.0.0.1:{port}/readyz", timeout=120)
+        finally:
+            make.send_signal(signal.SIGTERM)
+            make.wait(timeout=30)
+
+    assert ready.status_code == 200
+    assert f"Notes is serving on http://127.0.0.1:{port}" in (tmp_path / "make-run.log").read_text()
+
+
 def wait_for(url, timeout):
     deadline = time.monotonic() + timeout
     while True:
