@@ -33,10 +33,12 @@ def env_int(name, default, minimum=None, maximum=None):
         number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
-    if maximum is not None and not minimum <= number <= maximum:
-        raise ImproperlyConfigured(f"{name} must be from {minimum} to {maximum}, not {number}.")
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    too_small, too_large = minimum is not None and number < minimum, maximum is not None and number > maximum
+    if too_small or too_large:
+        if minimum is not None and maximum is not None:
+            raise ImproperlyConfigured(f"{name} must be from {minimum} to {maximum}, not {number}.")
+        bound = f"at least {minimum}" if too_small else f"at most {maximum}"
+        raise ImproperlyConfigured(f"{name} must be {bound}, not {number}.")
     return number
 
 

@@ -343,3 +343,35 @@ def test_sqlite_synchronous_full_or_normal_is_applied(tmp_path, value, level):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == level
+
+
+@pytest.mark.parametrize(
+    ("value", "bounds", "message"),
+    [
+        ("x", {}, "N must be an integer, not 'x'."),
+        ("-1", {"minimum": 0}, "N must be at least 0, not -1."),
+        ("70000", {"maximum": 65535}, "N must be at most 65535, not 70000."),
+        ("70000", {"minimum": 0, "maximum": 65535}, "N must be from 0 to 65535, not 70000."),
+        ("-1", {"minimum": 0, "maximum": 65535}, "N must be from 0 to 65535, not -1."),
+    ],
+)
+def test_a_number_from_the_environment_is_refused_naming_it(monkeypatch, value, bounds, message):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from notesite.environment import env_int
+
+    monkeypatch.setenv("N", value)
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env_int("N", 1, **bounds)
+
+    assert str(refused.value) == message
+
+
+def test_a_number_within_its_bounds_or_unset_is_read(monkeypatch):
+    from notesite.environment import env_int
+
+    monkeypatch.setenv("N", "65535")
+
+    assert env_int("N", 1, minimum=0, maximum=65535) == 65535
+    assert env_int("UNSET_IN_THIS_TEST", 7, maximum=10) == 7
