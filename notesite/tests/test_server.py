@@ -1,5 +1,6 @@
 """The production configuration, served by real gunicorn as `make run` serves it."""
 
+import contextlib
 import json
 import os
 import re
@@ -239,18 +240,23 @@ def test_requests_answer_503_logged_in_one_line_each_when_the_database_does_not_
     assert "Traceback" not in server.output()
 
 
-def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
-    port = unused_port()
-    log_path = tmp_path / "make-run.log"
+@contextlib.contextmanager
+def made_to_run(env, port, log_path):
+    """`make run` in `env`, once it answers on `port`: its /readyz answer. SIGTERM to make on leaving."""
     with open(log_path, "w") as log:
-        make = subprocess.Popen(
-            ["make", "run"], cwd=BASE_DIR, env=server_env(tmp_path, PORT=port), stdout=log, stderr=subprocess.STDOUT
-        )
+        make = subprocess.Popen(["make", "run"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            ready = wait_for(f"http://127.0.0.1:{port}/readyz", timeout=120)
+            yield wait_for(f"http://127.0.0.1:{port}/readyz", timeout=120)
         finally:
             make.send_signal(signal.SIGTERM)
             make.wait(timeout=30)
+
+
+def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
+    port = unused_port()
+    log_path = tmp_path / "make-run.log"
+    with made_to_run(server_env(tmp_path, PORT=port), port, log_path) as ready:
+        pass
 
     assert ready.status_code == 200
     assert (tmp_path / "notes.sqlite3").exists()
@@ -267,13 +273,8 @@ def test_make_run_serves_with_zero_configuration_and_stops_on_sigterm(tmp_path):
 def test_make_run_listens_where_gunicorn_bind_says(tmp_path):
     port, other_port = unused_port(), unused_port()
     env = server_env(tmp_path, PORT=other_port, GUNICORN_BIND=f"127.0.0.1:{port}")
-    with open(tmp_path / "make-run.log", "w") as log:
-        make = subprocess.Popen(["make", "run"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            ready = wait_for(f"http://127.0.0.1:{port}/readyz", timeout=120)
-        finally:
-            make.send_signal(signal.SIGTERM)
-            make.wait(timeout=30)
+    with made_to_run(env, port, tmp_path / "make-run.log") as ready:
+        pass
 
     assert ready.status_code == 200
     assert f"Notes is serving on http://127.0.0.1:{port}" in (tmp_path / "make-run.log").read_text()
