@@ -54,12 +54,35 @@ class UserAdmin(DeletesWhatItOwnsMixin, StrictAdminMixin, auth_admin.UserAdmin):
     inlines = [AuthTokenInline]
     change_password_form = PasswordSetForm
 
+    # What makes a user more than an ordinary one: granted by superusers only.
+    privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
     def has_delete_permission(self, request, obj=None):
         # Deleting a user deletes all they own (DeletesWhatItOwnsMixin): only a
         # superuser may do that to a superuser. Bulk deletes ask this of each user.
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        # Setting another staff member's password, or changing their account,
+        # is taking over what they may do: only a superuser may. Django's own
+        # permission would let staff with `change_user` take over a superuser.
+        if (
+            obj is not None
+            and (obj.is_staff or obj.is_superuser)
+            and obj.pk != request.user.pk
+            and not request.user.is_superuser
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            # Staff may not grant privileges, to anyone or to themselves.
+            readonly = (*readonly, *self.privilege_fields)
+        return readonly
 
     def delete_model(self, request, obj):
         user_delete(user=obj)

@@ -276,3 +276,64 @@ def test_setting_a_password_in_the_admin_revokes_the_users_tokens(admin_client, 
     assert APIClient(HTTP_AUTHORIZATION=f"Token {others}").get("/api/auth/me/").status_code == 200
     user.refresh_from_db()
     assert user.has_usable_password() is (form["usable_password"] == "true")
+
+
+def test_staff_may_not_set_a_superusers_or_another_staff_members_password(user):
+    superuser = UserFactory(is_staff=True, is_superuser=True, password="the-superusers-own-password")
+    colleague = UserFactory(is_staff=True, password="the-colleagues-own-password")
+    staff = staff_client("view_user", "change_user")
+    form = {"password1": "Taken-over-1234567", "password2": "Taken-over-1234567", "usable_password": "true"}
+
+    for target, old_password in [
+        (superuser, "the-superusers-own-password"),
+        (colleague, "the-colleagues-own-password"),
+    ]:
+        page = staff.get(f"/admin/accounts/user/{target.pk}/password/")
+        posted = staff.post(f"/admin/accounts/user/{target.pk}/password/", form)
+        changed = staff.post(f"/admin/accounts/user/{target.pk}/change/", {"username": "renamed"})
+
+        assert (page.status_code, posted.status_code, changed.status_code) == (403, 403, 403)
+        target.refresh_from_db()
+        assert target.check_password(old_password)
+        assert target.username != "renamed"
+
+
+def test_staff_see_a_superusers_page_read_only(user):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    staff = staff_client("view_user", "change_user")
+
+    page = staff.get(f"/admin/accounts/user/{superuser.pk}/change/")
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+
+
+def test_staff_may_change_an_ordinary_user_but_not_grant_privileges(user):
+    staff = staff_client("view_user", "change_user")
+    url = f"/admin/accounts/user/{user.pk}/change/"
+    every_permission = list(Permission.objects.values_list("pk", flat=True))
+    form = {"username": "renamed", "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    form |= {"is_staff": "on", "is_superuser": "on", "user_permissions": every_permission}
+    form |= {"tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0"}
+
+    response = staff.post(url, form)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    user.refresh_from_db()
+    assert user.username == "renamed"
+    assert (user.is_staff, user.is_superuser, user.user_permissions.count()) == (False, False, 0)
+
+
+def test_staff_may_not_grant_themselves_privileges():
+    staff = staff_client("view_user", "change_user")
+    me = User.objects.get(pk=staff.session["_auth_user_id"])
+    every_permission = list(Permission.objects.values_list("pk", flat=True))
+    form = {"username": me.username, "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    form |= {"is_staff": "on", "is_superuser": "on", "user_permissions": every_permission}
+    form |= {"tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0"}
+
+    response = staff.post(f"/admin/accounts/user/{me.pk}/change/", form)
+
+    assert response.status_code == 302
+    me.refresh_from_db()
+    assert (me.is_superuser, me.user_permissions.count()) == (False, 2)
