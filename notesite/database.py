@@ -13,6 +13,8 @@ import sqlite3
 from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from notesite.middleware import logged_path
+
 logger = logging.getLogger(__name__)
 
 # What psycopg 3 raises (as Django's ProgrammingError) for a table or a column
@@ -61,7 +63,7 @@ def _schema_missing(exc):
 def log_unavailable(request, exc, response):
     """Log `exc` in one line, without a traceback, and mark `response` as logged."""
     # The code is not at fault, and an outage logs this once per request.
-    logger.error("Database unavailable: %s %s: %s", request.method, request.path, " ".join(str(exc).split()))
+    logger.error("Database unavailable: %s %s: %s", request.method, logged_path(request), " ".join(str(exc).split()))
     # Django logs every 5xx answer again (django.utils.log.log_response), a
     # 500's with its traceback, unless the answer is marked as logged.
     response._has_been_logged = True

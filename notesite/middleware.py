@@ -5,6 +5,7 @@ And Django's CommonMiddleware, which must not give a 304 a Content-Length.
 
 import json
 import logging
+import re
 import time
 from urllib.parse import unquote_to_bytes
 
@@ -155,6 +156,15 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+PUBLIC_LINK_TOKEN = re.compile(r"^/s/[^/]*")
+
+
+def logged_path(request):
+    """The request's path as logs show it: a public link's token left out, since it opens the note to anyone."""
+    path = request.path
+    return PUBLIC_LINK_TOKEN.sub("/s/<token>", path, count=1) if path.startswith("/s/") else path
+
+
 class RequestLogMiddleware:
     """Log one structured line per request: what, who, outcome and duration."""
 
@@ -169,7 +179,7 @@ class RequestLogMiddleware:
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": logged_path(request),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": user.pk if user is not None and user.is_authenticated else None,

@@ -486,3 +486,20 @@ def test_a_link_for_a_note_deleted_meanwhile_is_404_not_500(user):
     with pytest.raises(Http404):
         public_link_create(note=note)
     assert not PublicLink.objects.exists()
+
+
+def test_the_request_log_leaves_a_links_token_out(auth_client, api_client, note, caplog):
+    token = share(auth_client, note).json()["token"]
+
+    with caplog.at_level("INFO", logger="notes.request"):
+        api_client.get(f"/s/{token}")
+        api_client.get(f"/s/{token}/attachments/1")
+        api_client.get("/s/")
+
+    paths = [record.path for record in caplog.records if record.name == "notes.request"]
+    assert [path for path in paths if path.startswith("/s/")] == [
+        "/s/<token>",
+        "/s/<token>/attachments/1",
+        "/s/<token>",
+    ]
+    assert token not in caplog.text

@@ -80,17 +80,18 @@ def test_listing_notes_answers_503_when_the_database_cannot_be_reached(database_
 
 
 @pytest.mark.parametrize(
-    ("path", "accept", "content_type"),
+    ("path", "accept", "content_type", "logged"),
     [
         # The session's user is read by the admin's view, and by the browsable API's authentication.
-        ("/admin/", "text/html", "text/html"),
-        ("/api/notes/", "text/html", "text/html"),
-        ("/api/auth/me/", "application/json", "application/json"),
-        ("/s/no-such-link/", "text/html", "text/html"),
+        ("/admin/", "text/html", "text/html", "/admin/"),
+        ("/api/notes/", "text/html", "text/html", "/api/notes/"),
+        ("/api/auth/me/", "application/json", "application/json", "/api/auth/me/"),
+        # A link's token is never logged: it opens the note.
+        ("/s/no-such-link/", "text/html", "text/html", "/s/<token>/"),
     ],
 )
 def test_pages_outside_the_apis_views_answer_503_when_the_database_cannot_be_reached(
-    database_down, admin_user, caplog, path, accept, content_type
+    database_down, admin_user, caplog, path, accept, content_type, logged
 ):
     client = APIClient(raise_request_exception=False)
     client.force_login(admin_user)
@@ -102,7 +103,7 @@ def test_pages_outside_the_apis_views_answer_503_when_the_database_cannot_be_rea
     assert response["Content-Type"].startswith(content_type)
     assert UNAVAILABLE in response.content.decode()
     assert response["Retry-After"] == "5"
-    assert_unavailable_logged_once(caplog, f"GET {path}")
+    assert_unavailable_logged_once(caplog, f"GET {logged}")
 
 
 def test_login_answers_503_before_migrations_are_applied(database_unmigrated, caplog):
