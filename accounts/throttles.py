@@ -8,6 +8,7 @@ overwrite: eight clients at once went past every limit with them.
 """
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -77,6 +78,9 @@ class WindowRateThrottle(BaseThrottle):
     def wait(self):
         return max(1, math.ceil(self.remaining))
 
+    def get_ident(self, request):
+        return client_network(super().get_ident(request))
+
     @classmethod
     def parse_rate(cls, rate):
         count, period = rate.split("/")
@@ -103,6 +107,23 @@ class WindowRateThrottle(BaseThrottle):
                 return self.cache.incr(key)  # another worker's came first
             except ValueError:
                 raise CannotCount(key) from None
+
+
+def client_network(address):
+    """Who an address counts as: an IPv6 address by its /64, an IPv4 one (or other text) as it is.
+
+    One client is given a whole /64 and may take a new address in it for
+    every request: counted by address, it had unlimited login attempts.
+    """
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # from X-Forwarded-For: any text
+    if parsed.version == 4:
+        return address
+    if parsed.ipv4_mapped:
+        return str(parsed.ipv4_mapped)
+    return f"{ipaddress.IPv6Network((parsed, 64), strict=False).network_address}/64"
 
 
 class UserRateThrottle(WindowRateThrottle):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import AuthToken, User
+from accounts.throttles import client_network
 
 pytestmark = pytest.mark.django_db
 
@@ -322,6 +323,33 @@ def test_login_is_throttled_per_address_with_retry_after(api_client, user, setti
     assert int(response["Retry-After"]) > 0
     # Another address still gets through.
     assert login(APIClient(REMOTE_ADDR="10.0.0.2"), user.username, "wrong").status_code == 400
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(user, settings):
+    # One client is given a whole /64: a new address in it for each attempt passed the limit.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "3/min"}}
+    cache.clear()
+
+    same_network = [
+        login(APIClient(REMOTE_ADDR=f"2001:db8:1:2::{n:x}"), user.username, "wrong").status_code for n in range(1, 5)
+    ]
+    next_network = login(APIClient(REMOTE_ADDR="2001:db8:1:3::1"), user.username, "wrong")
+
+    assert same_network == [400, 400, 400, 429]
+    assert next_network.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_who_an_address_counts_as(address, counted_as):
+    assert client_network(address) == counted_as
 
 
 @pytest.mark.parametrize("path", ["/api/auth/token/", "/api/auth/register/"])
