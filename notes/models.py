@@ -340,6 +340,9 @@ class Attachment(models.Model):
 
 
 class PublicLinkQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(note__owner=user)
+
     def live(self, now=None):
         """Links that open: not expired, their note not in the trash, its owner's account not deactivated."""
         now = now or timezone.now()

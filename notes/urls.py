@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from notes.attachments.views import AttachmentViewSet, NoteAttachmentsView
-from notes.sharing.views import NoteShareView
+from notes.sharing.views import LinkViewSet, NoteShareView
 from notes.transfer.views import ExportView, ImportView
 from notes.views import ChangesView, NoteViewSet, TagViewSet, TrashViewSet
 
@@ -31,6 +31,7 @@ router.register("notes", NoteViewSet, basename="note")
 router.register("trash", TrashViewSet, basename="trash")
 router.register("tags", TagViewSet, basename="tag")
 router.register("attachments", AttachmentViewSet, basename="attachment")
+router.register("links", LinkViewSet, basename="link")
 
 urlpatterns = [
     *router.urls,  # first: the notes' routes are asked for most

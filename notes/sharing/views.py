@@ -12,13 +12,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from accounts.throttles import WindowRateThrottle
 from notes.attachments.downloads import file_response
 from notes.attachments.storage import StorageUnavailable
 from notes.models import Note, PublicLink
+from notes.pagination import KeysetPagination
 from notes.serializers import StrictDateTimeField, StrictFieldsMixin
 from notes.sharing import rendering
 from notes.sharing.services import live_link, public_link_create, public_link_revoke, shared_image, shared_images
@@ -77,6 +78,16 @@ class PublicLinkSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, link):
         return self.context["request"].build_absolute_uri(reverse("shared-note", args=[link.token]))
+
+
+class SharedNoteLinkSerializer(PublicLinkSerializer):
+    """A live link among all of a user's, with the note it opens."""
+
+    note = serializers.IntegerField(source="note_id", read_only=True, help_text="The shared note's id.")
+
+    class Meta(PublicLinkSerializer.Meta):
+        fields = ["note", "token", "url", "created_at", "expires_at"]
+        read_only_fields = fields
 
 
 class PublicLinkOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -139,6 +150,22 @@ class NoteShareView(OwnedByUserMixin, generics.GenericAPIView):
         if not public_link_revoke(note=self.get_object()):
             return Response({"detail": "This note has no public link."}, status=status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LinkViewSet(OwnedByUserMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Every live public link of the requesting user's notes, newest first.
+
+    The one place to see who can read what: a link made with a token since
+    stolen outlives the token (revoke it with DELETE on its note's share/).
+    """
+
+    queryset = PublicLink.objects.order_by("-created_at", "-id")
+    serializer_class = SharedNoteLinkSerializer
+    pagination_class = KeysetPagination
+
+    def get_queryset(self):
+        # Live as of this request: the queryset above is built once, at import.
+        return super().get_queryset().live()
 
 
 # The page a link opens, and its images

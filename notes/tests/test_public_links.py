@@ -11,7 +11,9 @@ from django.http import Http404
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.models import AuthToken
 from accounts.tests.factories import UserFactory
 from notes.models import Note, PublicLink
 from notes.services import note_delete_forever, note_restore, note_trash
@@ -52,6 +54,63 @@ def test_sharing_answers_201_with_a_new_token_and_the_url(auth_client, note):
     assert data["url"] == f"http://testserver/s/{data['token']}"
     assert data["expires_at"] is None
     assert PublicLink.objects.get(note=note).token == data["token"]
+
+
+def test_the_links_list_shows_every_live_link_of_the_users_notes_newest_first(
+    auth_client, other_client, user, other_user, note
+):
+    second = NoteFactory(owner=user, title="Second")
+    expired, trashed, revoked = (NoteFactory(owner=user) for _ in range(3))
+    first_link = share(auth_client, note).json()
+    second_link = share(auth_client, second).json()
+    PublicLink.objects.create(note=expired, token="expired", expires_at=timezone.now() - timedelta(seconds=1))
+    share(auth_client, trashed)
+    note_trash(note=trashed)
+    share(auth_client, revoked)
+    auth_client.delete(f"/api/notes/{revoked.pk}/share/")
+    share(other_client, NoteFactory(owner=other_user))
+
+    response = auth_client.get("/api/links/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["next"], body["previous"]) == (None, None)
+    assert [(link["note"], link["token"], link["url"], link["expires_at"]) for link in body["results"]] == [
+        (second.pk, second_link["token"], second_link["url"], None),
+        (note.pk, first_link["token"], first_link["url"], None),
+    ]
+    assert set(body["results"][0]) == {"note", "token", "url", "created_at", "expires_at"}
+
+
+def test_a_link_made_with_a_token_since_revoked_is_listed_and_revoked_by_its_owner(user, note):
+    stolen, owners = APIClient(), APIClient()
+    stolen.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
+    owners.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
+    link = share(stolen, note).json()
+    owners.post("/api/auth/logout-all/")
+    owners.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
+
+    listed = owners.get("/api/links/").json()["results"]
+    owners.delete(f"/api/notes/{listed[0]['note']}/share/")
+
+    assert stolen.get("/api/links/").status_code == 401
+    assert [entry["token"] for entry in listed] == [link["token"]]
+    assert page(owners, link["token"]).status_code == 404
+
+
+def test_the_links_list_pages_and_costs_a_fixed_number_of_queries(auth_client, user, django_assert_num_queries):
+    for _ in range(3):
+        share(auth_client, NoteFactory(owner=user))
+
+    with django_assert_num_queries(2):  # the token, the page
+        first = auth_client.get("/api/links/", {"limit": 2}).json()
+    rest = auth_client.get(first["next"]).json()
+
+    assert (len(first["results"]), len(rest["results"]), rest["next"]) == (2, 1, None)
+
+
+def test_the_links_list_needs_a_login(api_client):
+    assert api_client.get("/api/links/").status_code == 401
 
 
 def test_sharing_with_an_expiry_in_the_future(auth_client, note):

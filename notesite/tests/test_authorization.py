@@ -188,6 +188,7 @@ TABLE = {
     ("GET", "/api/notes/{}/share/"): Row(NOT_FOUND, setup=a_shared_note),
     ("POST", "/api/notes/{}/share/"): Row(NOT_FOUND, setup=a_note, body={}),
     ("DELETE", "/api/notes/{}/share/"): Row(NOT_FOUND, setup=a_shared_note),
+    ("GET", "/api/links/"): Row(EMPTY, setup=a_shared_note),
     # The schema and the docs pages are public.
     ("GET", "/api/schema/"): Row(PUBLIC),
     ("GET", "/api/docs/"): Row(PUBLIC),
