@@ -232,6 +232,15 @@ def test_a_title_in_front_matter_is_kept_as_written(auth_client, user, written, 
     assert [title for title, *_ in notes_of(user)] == [title]
 
 
+@pytest.mark.parametrize("front_matter", ["---\n---\n", "---\n~\n---\n", "---\n!!null title: 1.10\n---\n"])
+def test_front_matter_without_a_title_key_is_no_title(auth_client, user, front_matter):
+    # These raised once the title was read from the YAML's nodes: a 500.
+    response = post_file(auth_client, "Named by its file.md", f"{front_matter}body".encode())
+
+    assert response.status_code == 201, response.content
+    assert [title for title, *_ in notes_of(user)] == ["Named by its file"]
+
+
 def test_an_empty_title_in_front_matter_is_no_title(auth_client, user):
     post_file(auth_client, "Named by its file.md", b"---\ntitle:\n---\nbody")
 

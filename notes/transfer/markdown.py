@@ -25,6 +25,7 @@ from notesite.sqljson import utc_timestamp as timestamp
 # libyaml when the wheel has it: several times faster than pure Python.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NULL_TAG = "tag:yaml.org,2002:null"
+STR_TAG = "tag:yaml.org,2002:str"
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 # What an export's front matter adds for each file attached to its note: a
 # line of two names (up to 255 characters each, some escaped), a SHA-256 and
@@ -117,12 +118,20 @@ def parse(text, *, files=0):
         metadata = {}
     if not isinstance(metadata, dict):
         raise FormatError("The front matter must be a mapping of names to values.")
-    title = next((value for key, value in reversed(node.value) if key.value == "title"), None)
-    if isinstance(title, yaml.ScalarNode) and title.tag != NULL_TAG and not isinstance(metadata["title"], str):
+    title = _title_node(node)
+    if isinstance(title, yaml.ScalarNode) and title.tag != NULL_TAG and not isinstance(metadata.get("title"), str):
         # A title is text as written: YAML read `title: 1.10` as the number 1.1,
         # `012` as 10 and `2024-01-01` as a date.
         metadata["title"] = title.value
     return metadata, text[match.end() :]
+
+
+def _title_node(node):
+    """The node `title` maps to in a front matter's mapping (the last, as YAML keeps the last), else None."""
+    if not isinstance(node, yaml.MappingNode):
+        return None  # empty front matter, or a `~` standing for none
+    titles = [value for key, value in node.value if key.tag == STR_TAG and key.value == "title"]
+    return titles[-1] if titles else None
 
 
 def max_front_matter_chars(files=0):
