@@ -58,24 +58,32 @@ class UserAdmin(DeletesWhatItOwnsMixin, StrictAdminMixin, auth_admin.UserAdmin):
     privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
 
     def has_delete_permission(self, request, obj=None):
-        # Deleting a user deletes all they own (DeletesWhatItOwnsMixin): only a
-        # superuser may do that to a superuser. Bulk deletes ask this of each user.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        # Deleting a user deletes all they own (DeletesWhatItOwnsMixin). Bulk
+        # deletes ask this of each user.
+        if self.is_another_staff_member(request, obj):
             return False
         return super().has_delete_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
         # Setting another staff member's password, or changing their account,
-        # is taking over what they may do: only a superuser may. Django's own
-        # permission would let staff with `change_user` take over a superuser.
-        if (
+        # is taking over what they may do. Django's own permission would let
+        # staff with `change_user` take over a superuser.
+        if self.is_another_staff_member(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    @staticmethod
+    def is_another_staff_member(request, obj):
+        """Whether `obj` is staff (or a superuser) other than the requesting user, who is no superuser.
+
+        Only a superuser changes or deletes another staff member.
+        """
+        return (
             obj is not None
             and (obj.is_staff or obj.is_superuser)
             and obj.pk != request.user.pk
             and not request.user.is_superuser
-        ):
-            return False
-        return super().has_change_permission(request, obj)
+        )
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -98,7 +106,12 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(StrictAdminMixin, auth_admin.GroupAdmin):
-    pass
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            # A group's permissions are granted to its members, staff among them.
+            readonly = (*readonly, "permissions")
+        return readonly
 
 
 class LiveFilter(admin.SimpleListFilter):

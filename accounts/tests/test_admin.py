@@ -324,6 +324,39 @@ def test_staff_may_change_an_ordinary_user_but_not_grant_privileges(user):
     assert (user.is_staff, user.is_superuser, user.user_permissions.count()) == (False, False, 0)
 
 
+def test_staff_may_not_delete_another_staff_member(user):
+    colleague = UserFactory(is_staff=True)
+    staff = staff_client("view_user", "delete_user")
+
+    single = staff.post(f"/admin/accounts/user/{colleague.pk}/delete/", {"post": "yes"})
+    bulk = staff.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [colleague.pk, user.pk], "post": "yes"},
+    )
+
+    assert (single.status_code, bulk.status_code) == (403, 403)
+    assert User.objects.filter(pk__in=[colleague.pk, user.pk]).count() == 2
+
+
+def test_staff_may_not_grant_permissions_through_a_group():
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.create(name="editors")
+    staff = staff_client("view_user", "change_user")
+    me = User.objects.get(pk=staff.session["_auth_user_id"])
+    me.user_permissions.add(*Permission.objects.filter(codename__in=["view_group", "change_group", "add_group"]))
+    me.groups.add(group)
+    every_permission = list(Permission.objects.values_list("pk", flat=True))
+
+    changed = staff.post(f"/admin/auth/group/{group.pk}/change/", {"name": "editors", "permissions": every_permission})
+    added = staff.post("/admin/auth/group/add/", {"name": "admins", "permissions": every_permission})
+
+    assert (changed.status_code, added.status_code) == (302, 302)
+    assert group.permissions.count() == 0
+    assert Group.objects.get(name="admins").permissions.count() == 0
+    assert not User.objects.get(pk=me.pk).has_perm("accounts.add_user")
+
+
 def test_staff_may_not_grant_themselves_privileges():
     staff = staff_client("view_user", "change_user")
     me = User.objects.get(pk=staff.session["_auth_user_id"])
