@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.middleware import common
 
 request_log = logging.getLogger("notes.request")
@@ -161,8 +161,27 @@ PUBLIC_LINK_TOKEN = re.compile(r"^/s/[^/]*")
 
 def logged_path(request):
     """The request's path as logs show it: a public link's token left out, since it opens the note to anyone."""
-    path = request.path
+    return without_link_token(request.path)
+
+
+def without_link_token(path):
     return PUBLIC_LINK_TOKEN.sub("/s/<token>", path, count=1) if path.startswith("/s/") else path
+
+
+class PublicLinkTokenFilter(logging.Filter):
+    """Leave public link tokens out of the log lines of others (Django's own: "Internal Server Error: /s/...").
+
+    On the log's handler, so every logger's records pass through it.
+    """
+
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(without_link_token(arg) if isinstance(arg, str) else arg for arg in record.args)
+        request = getattr(record, "request", None)
+        if isinstance(request, HttpRequest):
+            # The JSON line would show it as "<WSGIRequest: GET '/s/...'>".
+            record.request = f"{request.method} {logged_path(request)}"
+        return True
 
 
 class RequestLogMiddleware:

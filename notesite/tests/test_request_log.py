@@ -42,3 +42,28 @@ def test_a_value_json_cannot_hold_as_is_still_gives_a_line(value, expected):
     line = JSONFormatter().format(record(detail=value))
 
     assert json.loads(line)["detail"] == expected
+
+
+def test_a_line_of_djangos_about_a_link_leaves_its_token_out():
+    # Django logs a 5xx as "Service Unavailable: <path>", with the request itself in the record.
+    from django.test import RequestFactory
+
+    from notesite.middleware import PublicLinkTokenFilter
+
+    handler = next(
+        handler
+        for handler in logging.getLogger().handlers
+        if any(isinstance(each, PublicLinkTokenFilter) for each in handler.filters)
+    )
+    request = RequestFactory().get("/s/the-secret-token/attachments/1")
+    entry = logging.LogRecord(
+        "django.request", logging.ERROR, __file__, 1, "%s: %s", ("Service Unavailable", request.path), None
+    )
+    entry.request = request
+
+    assert handler.filter(entry)
+    line = json.loads(handler.format(entry))
+
+    assert line["message"] == "Service Unavailable: /s/<token>/attachments/1"
+    assert line["request"] == "GET /s/<token>/attachments/1"
+    assert "the-secret-token" not in json.dumps(line)
