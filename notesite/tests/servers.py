@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,13 @@ def seed_users(env, count, prefix="load"):
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("SEEDED "))
     return json.loads(line.removeprefix("SEEDED "))
+
+
+def unused_port():
+    """A port nothing listens on now, for a server that must be told one."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def manage(env, *args, check=True):

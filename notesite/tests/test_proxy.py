@@ -8,22 +8,15 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import httpx
 import pytest
 
-from notesite.tests.servers import BASE_DIR, Server, manage, seed_users, server_env
+from notesite.tests.servers import BASE_DIR, Server, manage, seed_users, server_env, unused_port
 
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def shipped_config(upstream, port, workdir):
@@ -56,7 +49,7 @@ def proxied(tmp_path_factory):
     manage(env, "migrate", "--noinput", "-v", "0")
     token = seed_users(env, 1, prefix="proxied")[0]["token"]
     with Server(env) as server:
-        port = free_port()
+        port = unused_port()
         config = shipped_config(server.url.removeprefix("http://"), port, tmp_path_factory.mktemp("nginx"))
         nginx = subprocess.Popen([NGINX, "-c", str(config), "-e", str(config.parent / "error.log")])
         url = f"http://localhost:{port}"

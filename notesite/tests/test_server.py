@@ -14,7 +14,7 @@ import types
 import httpx
 import pytest
 
-from notesite.tests.servers import BASE_DIR, Server, manage, redis_url_for_tests, server_env
+from notesite.tests.servers import BASE_DIR, Server, manage, redis_url_for_tests, server_env, unused_port
 
 
 @pytest.fixture(scope="module")
@@ -197,12 +197,6 @@ def test_sigterm_stops_the_server_cleanly(tmp_path):
 
     assert returncode == 0
     assert "Shutting down: Master" in server.output()
-
-
-def unused_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
