@@ -10,6 +10,7 @@ it; none of them reads the Host header.
 
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from rest_framework.exceptions import MethodNotAllowed
 
 from notesite.database import log_unavailable, migrations_applied
 
@@ -52,7 +53,7 @@ class HealthCheckMiddleware:
             return self.get_response(request)
         if request.method not in {"GET", "HEAD"}:
             # As the API's 405s: the site's HTML 404 told a probe sent with the wrong method nothing.
-            response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+            response = JsonResponse({"detail": MethodNotAllowed(request.method).detail}, status=405)
             response["Allow"] = "GET, HEAD"
             return response
         return check(request)
