@@ -314,7 +314,10 @@ class TagListField(serializers.ListField):
     def get_value(self, dictionary):
         # A form (the browsable API's) sends them as one text box, comma-separated.
         if html.is_html_input(dictionary) and self.field_name in dictionary:
-            return [tag for text in dictionary.getlist(self.field_name) for tag in text.split(",") if tag.strip()]
+            # Trimmed here too: a form shown again after an error joins them with ", ".
+            return [
+                tag.strip() for text in dictionary.getlist(self.field_name) for tag in text.split(",") if tag.strip()
+            ]
         return super().get_value(dictionary)
 
     def to_internal_value(self, data):

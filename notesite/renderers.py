@@ -29,6 +29,10 @@ class JSONRenderer(renderers.JSONRenderer):
 
 class FormRenderer(renderers.HTMLFormRenderer):
     def render_field(self, field, parent_style):
+        if field.style.get("input_type") == "password" and field.value:
+            # Never written back into the page: a form shown again after an
+            # error (a wrong old password) had every password typed in it.
+            return super().render_field(BoundField(field._field, None, field.errors, field._prefix), parent_style)
         if field.style.get("base_template") == "input.html" and isinstance(field.value, list):
             # A list drawn as one text box (a note's tags): comma-separated, as it is read back.
             text = ", ".join(map(str, field.value))
@@ -47,6 +51,20 @@ class FormRenderer(renderers.HTMLFormRenderer):
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
     form_renderer_class = FormRenderer
 
+    def get_rendered_html_form(self, data, view, method, request):
+        # DRF draws the form of the POST just answered from the answer's
+        # serializer. When that is not the serializer a POST reads (an
+        # upload answered with the attachment), the form is drawn afresh:
+        # it had lost its file box.
+        answered_with = getattr(data, "serializer", None)
+        if (
+            method == request.method == "POST"
+            and answered_with is not None
+            and type(answered_with) is not reads_with(view)
+        ):
+            data = None
+        return super().get_rendered_html_form(data, view, method, request)
+
     def show_form_for_method(self, view, method, request, obj):
         try:
             return super().show_form_for_method(view, method, request, obj)
@@ -55,3 +73,11 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
             # many fields (400); checking a form's permissions would
             # authenticate the request again, reading that body again.
             return False
+
+
+def reads_with(view):
+    """The serializer class the view reads the request's body with, if it has one."""
+    try:
+        return view.get_serializer_class()
+    except (AttributeError, AssertionError):  # an APIView, or a generic view without one
+        return None

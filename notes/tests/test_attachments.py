@@ -451,14 +451,18 @@ def test_the_browsable_api_offers_a_file_input_and_its_form_uploads(user, note):
     browser.force_login(user)
     path = f"/api/notes/{note.pk}/attachments/"
 
+    file_box = rb'<input[^>]*type="file"[^>]*name="file"|<input[^>]*name="file"[^>]*type="file"'
+
     page = browser.get(path)
     token = page.cookies["csrftoken"].value
     # What the page's form sends: multipart, the file and the CSRF token.
     posted = browser.post(path, {"file": SimpleUploadedFile("dot.png", PNG), "csrfmiddlewaretoken": token})
 
     assert page.status_code == 200
-    assert re.search(rb'<input[^>]*type="file"[^>]*name="file"|<input[^>]*name="file"[^>]*type="file"', page.content)
+    assert re.search(file_box, page.content)
     assert b'enctype="multipart/form-data"' in page.content
     assert posted.status_code == 201
+    # The page answering the upload offers the form again, for the next file.
+    assert re.search(file_box, posted.content)
     [attachment] = Attachment.objects.filter(note=note)
     assert (attachment.filename, attachment.file.sha256) == ("dot.png", sha256(PNG))

@@ -156,9 +156,11 @@ class ImportView(generics.GenericAPIView):
     """Import notes into the requesting user's account, all or nothing."""
 
     serializer_class = ImportUploadSerializer
+    # JSON first: the browsable API's raw data form offers the first as its
+    # default, and a multipart body cannot be typed into it.
     parser_classes = [
-        parsers.ImportMultiPartParser,
         parsers.JSONFileParser,
+        parsers.ImportMultiPartParser,
         parsers.ZipFileParser,
         parsers.MarkdownFileParser,
     ]

@@ -143,6 +143,38 @@ def test_a_notes_form_shows_its_tags_in_one_text_box(browser, note):
     assert "Lists are not currently supported in HTML input" not in page
 
 
+def test_a_notes_form_shown_again_after_an_error_keeps_its_tags_as_typed(browser, note):
+    response = browser.put(
+        f"/api/notes/{note.pk}/", "title=&tags=home%2C+work", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert 'value="home, work"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/password/", "old_password=typed-secret-1&new_password=typed-secret-2"),
+        ("/api/auth/token/", "username=nobody&password=typed-secret-1"),
+    ],
+)
+def test_a_form_shown_again_after_an_error_leaves_its_passwords_out(browser, path, body):
+    response = browser.post(path, body, content_type="application/x-www-form-urlencoded")
+    page = response.content.decode()
+
+    assert response.status_code == 400
+    assert re.search(r'<input[^>]*name="(old_)?password"', page)
+    assert "typed-secret" not in page
+
+
+def test_the_import_pages_raw_form_offers_json_first(browser):
+    page = browser.get("/api/import/").content.decode()
+
+    offered = re.findall(r'<option value="([^"]+)"', page[page.index('name="_content_type"') :])
+    assert offered[:2] == ["application/json", "multipart/form-data"]
+
+
 def test_saving_a_notes_form_keeps_what_it_showed(browser, note):
     note = note_update(note=note, content="one\ntwo\n", tags=["home", "work"])
 
