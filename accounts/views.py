@@ -1,7 +1,9 @@
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.settings import knox_settings
 from rest_framework import generics, mixins, status, viewsets
@@ -48,6 +50,8 @@ def issue_token(request, user):
     return TokenSerializer({"token": token, "expires_at": instance.expiry, "user": user}).data
 
 
+# An answer holding a new token is kept by no cache, a browser's included (as RFC 6749 asks of token answers).
+@method_decorator(never_cache, name="dispatch")
 class LoginView(generics.GenericAPIView):
     """Exchange a username and password for an API token."""
 
@@ -64,6 +68,7 @@ class LoginView(generics.GenericAPIView):
         return Response(issue_token(request, serializer.validated_data["user"]))
 
 
+@method_decorator(never_cache, name="dispatch")
 class RegisterView(generics.GenericAPIView):
     """Create an account and its first token (only when NOTES_ALLOW_SIGNUP is on)."""
 

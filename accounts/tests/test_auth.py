@@ -27,6 +27,20 @@ def test_login_answers_a_token_with_its_expiry_and_user(api_client, user, passwo
     assert timedelta(days=29) < expires_at - timezone.now() <= timedelta(days=30)
 
 
+def test_answers_with_a_token_or_the_credentials_typed_are_kept_by_no_cache(api_client, user, password, settings):
+    settings.NOTES_ALLOW_SIGNUP = True
+
+    answers = [
+        login(api_client, user.username, password),
+        login(api_client, user.username, "wrong password"),
+        api_client.post("/api/auth/register/", {"username": "newcomer", "password": password}, format="json"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 400, 201]
+    for answer in answers:
+        assert "no-store" in answer["Cache-Control"]
+
+
 def test_token_is_stored_only_as_a_digest(api_client, user, password):
     token = login(api_client, user.username, password).json()["token"]
 
