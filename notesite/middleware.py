@@ -184,6 +184,22 @@ class PublicLinkTokenFilter(logging.Filter):
         return True
 
 
+class SuspiciousRequestFilter(logging.Filter):
+    """Log a request Django refused as suspicious (a Host not allowed, a forbidden admin lookup) as a WARNING.
+
+    Django logs each at ERROR with its traceback, though it has answered the
+    400 it should: a scanner sending random Host headers filled the log with
+    tracebacks, where one is meant to mean a bug. On the log's handler, as
+    each has a logger of its own under django.security.
+    """
+
+    def filter(self, record):
+        if record.name.startswith("django.security.") and record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class RequestLogMiddleware:
     """Log one structured line per request: what, who, outcome and duration."""
 

@@ -543,8 +543,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "notesite.middleware.JSONFormatter"}},
-    "filters": {"public_link_tokens": {"()": "notesite.middleware.PublicLinkTokenFilter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["public_link_tokens"]}},
+    "filters": {
+        "public_link_tokens": {"()": "notesite.middleware.PublicLinkTokenFilter"},
+        "suspicious_requests": {"()": "notesite.middleware.SuspiciousRequestFilter"},
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["public_link_tokens", "suspicious_requests"],
+        }
+    },
     "root": {"handlers": ["stderr"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Requests are logged once, by RequestLogMiddleware.

@@ -67,3 +67,39 @@ def test_a_line_of_djangos_about_a_link_leaves_its_token_out():
     assert line["message"] == "Service Unavailable: /s/<token>/attachments/1"
     assert line["request"] == "GET /s/<token>/attachments/1"
     assert "the-secret-token" not in json.dumps(line)
+
+
+@pytest.fixture
+def log_lines():
+    """What the log's handler writes, as parsed lines."""
+    import io
+
+    from notesite.middleware import SuspiciousRequestFilter
+
+    handler = next(
+        handler
+        for handler in logging.getLogger().handlers
+        if any(isinstance(each, SuspiciousRequestFilter) for each in handler.filters)
+    )
+    written = io.StringIO()
+    kept = handler.setStream(written)
+    try:
+        yield lambda: [json.loads(line) for line in written.getvalue().splitlines()]
+    finally:
+        handler.setStream(kept)
+
+
+@pytest.mark.django_db
+def test_a_request_django_refuses_as_suspicious_is_a_warning_without_a_traceback(client, admin_client, log_lines):
+    bad_host = client.get("/api/notes/", HTTP_HOST="scanner.invalid")
+    bad_lookup = admin_client.get("/admin/notes/note/?owner__password__startswith=a")
+
+    assert (bad_host.status_code, bad_lookup.status_code) == (400, 400)
+    refused = [line for line in log_lines() if line["logger"].startswith("django.security.")]
+    assert [line["logger"] for line in refused] == [
+        "django.security.DisallowedHost",
+        "django.security.DisallowedModelAdminLookup",
+    ]
+    assert {line["level"] for line in refused} == {"WARNING"}
+    assert not any("exception" in line for line in refused)
+    assert "scanner.invalid" in refused[0]["message"]
