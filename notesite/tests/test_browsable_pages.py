@@ -283,6 +283,24 @@ def test_logging_out_of_the_browsable_api_lands_on_a_page_of_this_site(browser, 
     assert "_auth_user_id" not in browser.session
 
 
+def test_a_typed_logout_url_shows_a_page_with_the_button_that_logs_out(browser):
+    page = browser.get("/api-auth/logout/?next=/api/notes/")
+    html = page.content.decode()
+
+    assert page.status_code == 200
+    assert re.search(r'<form action="/api-auth/logout/" method="post">', html)
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert '<input type="hidden" name="next" value="/api/notes/">' in html
+    assert "_auth_user_id" in browser.session  # showing the page logs no one out
+
+
+def test_a_typed_logout_url_when_logged_out_offers_the_login(client):
+    page = client.get("/api-auth/logout/", HTTP_ACCEPT=HTML)
+
+    assert page.status_code == 200
+    assert 'href="/api-auth/login/"' in page.content.decode()
+
+
 def test_an_admin_form_over_the_body_limit_is_413(admin_client, settings):
     response = admin_client.post(
         "/admin/notes/note/add/", {"title": "x", "content": "y" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
