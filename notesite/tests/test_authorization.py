@@ -200,7 +200,7 @@ TABLE = {
 PAGES = {
     "django.views.generic.base.TemplateView": 200,  # the landing page
     "django.contrib.auth.views.LoginView": 200,  # the browsable API's login
-    "django.contrib.auth.views.LogoutView": 405,  # POST only
+    "accounts.session_urls.LogoutView": 200,  # a GET shows the button; logging out is a POST
     "rest_framework.routers.APIRootView": 401,  # /api/: links only, behind login
     # Public links: anyone with the token; an unknown token is the same 404
     # (notes/tests/test_public_links.py checks what they show, and to whom).
