@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
 
+from notes.pagination import KeysetPagination
 from notes.search import search_notes
 from notes.searchtext import query_terms
 from notes.tags import MAX_TAGS, normalise_tag
@@ -191,7 +192,9 @@ class NoteFilter(django_filters.FilterSet):
     )
 
     def filter_search(self, queryset, name, value):
-        return search_notes(queryset, owner=self.request.user, terms=value.terms)
+        # A walk's later pages search the window its first page did.
+        floor = KeysetPagination.cursors_window_floor(self.request)
+        return search_notes(queryset, owner=self.request.user, terms=value.terms, window_floor=floor)
 
     def filter_tags(self, queryset, name, value):
         for tag in value:

@@ -10,7 +10,8 @@ issued to another user, or for another search, filter or ordering.
 A computed key (a search's rank) is read from its row alone
 (notes.search), so it moves only when the row changes: the next page is
 positioned on the values the cursor holds, whatever became of the row
-they came from since.
+they came from since. A search's cursor also holds where its window starts
+(`window_floor`), so the window stays the one the walk started in.
 """
 
 import datetime
@@ -84,6 +85,9 @@ class KeysetPagination(BasePagination):
         rows = rows[: self.limit]
         if backwards:
             rows.reverse()
+
+        # A search's rows carry where its window starts; the links keep it.
+        self.window_floor = self.window_floor_of(rows[0]) if rows else None
 
         # Moving forwards there is a previous page if we came from a cursor;
         # moving backwards there is a next page by construction.
@@ -178,6 +182,22 @@ class KeysetPagination(BasePagination):
             return [row[key.lstrip("-")] for key in self.keys]
         return [getattr(row, key.lstrip("-")) for key in self.keys]
 
+    @staticmethod
+    def window_floor_of(row):
+        return row.get("window_floor") if isinstance(row, Mapping) else getattr(row, "window_floor", None)
+
+    @classmethod
+    def cursors_window_floor(cls, request):
+        """Where the search window of the request's cursor starts: None without one, or for a cursor paging refuses."""
+        raw = request.query_params.get(cls.cursor_query_param)
+        if raw is None:
+            return None
+        try:
+            floor = signing.loads(raw, salt=CURSOR_SALT, serializer=CursorSerializer).get("w")
+        except (signing.BadSignature, ValueError, AttributeError):
+            return None
+        return floor if type(floor) is int and floor >= 0 else None
+
     def link(self, position, *, backwards):
         if position is None:
             return None
@@ -188,6 +208,8 @@ class KeysetPagination(BasePagination):
             "u": self.request.user.pk,
             "q": self.asked,
         }
+        if self.window_floor is not None:
+            payload["w"] = self.window_floor
         # The request's URL with the cursor replaced, written as DRF's
         # replace_query_param writes it (parameters sorted), from the query
         # the request has already parsed rather than from its URL re-parsed.

@@ -21,12 +21,15 @@ notes on both:
 A search ranks a bounded set: the NOTES_SEARCH_WINDOW most recently created
 live notes of the user that contain every term. A rare word has fewer
 matches than that and all of them are ranked; a word in half a million
-notes ranks only its newest matches, which keeps every search fast.
+notes ranks only its newest matches, which keeps every search fast. The
+window is fixed when a walk over the pages starts: a page's notes carry its
+floor (`window_floor`), which the next page's cursor gives back, so notes
+created during the walk push no match out of its later pages.
 """
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BooleanField, F, FloatField, Func, Lookup, Subquery, Value
+from django.db.models import BooleanField, F, FloatField, Func, IntegerField, Lookup, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -39,7 +42,7 @@ TRIGGERS = ("notes_fts_insert", "notes_fts_delete", "notes_fts_update")
 TITLE_WEIGHT = 10.0
 
 
-def search_notes(queryset, *, owner, terms):
+def search_notes(queryset, *, owner, terms, window_floor=None):
     """The notes of `queryset` that contain every term, within the search window.
 
     `terms` come from `notes.searchtext.query_terms`. Each note is annotated
@@ -48,16 +51,23 @@ def search_notes(queryset, *, owner, terms):
     between 0 and 1 (occurrences or ts_rank, x / (1 + x)). So a title match always
     outranks a match in the content only. The queryset is ordered by rank,
     then newest first.
+
+    Each note is also annotated with `window_floor`, the id the window starts
+    from (the matches at or above it are the window); given back as
+    `window_floor`, the window starts there, whatever has been created since.
     """
     if not terms:
         return queryset.none()
     vendor = connections[queryset.db].vendor
     if vendor == "sqlite":
-        queryset = _search_sqlite(queryset, owner=owner, terms=terms)
+        search, floor = _search_sqlite, SQLiteWindowFloor(match=fts_match(terms, owner=owner), window=search_window())
     elif vendor == "postgresql":
-        queryset = _search_postgresql(queryset, owner=owner, terms=terms)
+        search, floor = _search_postgresql, _postgresql_window_floor(owner=owner, terms=terms)
     else:
         raise NotImplementedError(f"No full-text search on {vendor}.")
+    if window_floor is not None:
+        floor = Value(window_floor)
+    queryset = search(queryset, terms=terms, floor=floor)
     return queryset.order_by("-search_rank", "-id")
 
 
@@ -74,30 +84,38 @@ class Match(Lookup):
         return f"{lhs} MATCH {rhs}", [*lhs_params, *rhs_params]
 
 
-class InSearchWindow(Func):
-    """The row is among the newest `window` rows of the owner that match.
+class SQLiteWindowFloor(Func):
+    """The lowest rowid (a note's id) of the owner's newest `window` matches, 0 when none match.
 
     The index finds those itself (its owner column included), newest first,
-    in a fraction of a millisecond however common the words; the outer query
-    then ranks only rows at or above the lowest of their rowids, a range
-    FTS5 seeks to directly.
+    in a fraction of a millisecond however common the words.
     """
+
+    output_field = IntegerField()
+
+    def __init__(self, *, match, window):
+        super().__init__()
+        self.match, self.window = match, window
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql = (
+            f"(SELECT coalesce(min(rowid), 0) FROM (SELECT rowid FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s))"
+        )
+        return sql, [self.match, self.window]
+
+
+class InSearchWindow(Func):
+    """The index's row is at or above the window's floor: a range of rowids FTS5 seeks to directly."""
 
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, document, *, match, window):
-        super().__init__(document)
-        self.match, self.window = match, window
-
     def as_sql(self, compiler, connection, **extra_context):
-        document = self.get_source_expressions()[0]
+        document, floor = self.get_source_expressions()
         rowid = f"{connection.ops.quote_name(document.alias)}.rowid"
-        sql = (
-            f"{rowid} >= (SELECT min(rowid) FROM (SELECT rowid FROM {FTS_TABLE} "
-            f"WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s))"
-        )
-        return sql, [self.match, self.window]
+        floor_sql, floor_params = compiler.compile(floor)
+        return f"{rowid} >= {floor_sql}", floor_params
 
 
 class OccurrenceRank(Func):
@@ -152,12 +170,11 @@ def fts_match(terms, *, owner=None):
     return f'owner_id : "{owner.pk}" AND {match}' if owner is not None else match
 
 
-def _search_sqlite(queryset, *, owner, terms):
-    document = F("search_entry__document")
-    window = InSearchWindow(document, match=fts_match(terms, owner=owner), window=search_window())
+def _search_sqlite(queryset, *, terms, floor):
     return (
         queryset.filter(search_entry__document__match=fts_match(terms))
-        .filter(window)
+        .annotate(window_floor=floor)
+        .filter(InSearchWindow(F("search_entry__document"), F("window_floor")))
         .annotate(search_rank=OccurrenceRank(terms))
     )
 
@@ -170,22 +187,37 @@ def tsquery_text(terms, operator="&"):
     return f" {operator} ".join("(" + " <-> ".join(f"'{word}'" for word in term) + ")" for term in terms)
 
 
-def _search_postgresql(queryset, *, owner, terms):
+def _postgresql_matches(terms):
     every = tsquery_text(terms, "&")
-    matches = RawSQL("search_vector @@ to_tsquery('simple'::regconfig, %s)", [every], output_field=BooleanField())
-    # The window is the newest `search_window()` matches: every match from
-    # the window-th newest one's id on. One scalar subquery, run once (an
-    # "IN (window)" would be planned as a loop over it while the table's
-    # statistics are stale, e.g. right after an import).
+    return RawSQL("search_vector @@ to_tsquery('simple'::regconfig, %s)", [every], output_field=BooleanField())
+
+
+def _postgresql_window_floor(*, owner, terms):
+    """The id of the owner's window-th newest match, 0 when fewer match.
+
+    One scalar subquery, run once (an "IN (window)" would be planned as a
+    loop over it while the table's statistics are stale, e.g. right after an
+    import).
+    """
     size = search_window()
-    nth_newest = Note.objects.owned_by(owner).alive().filter(matches).order_by("-id").values("id")[size - 1 : size]
+    matching = Note.objects.owned_by(owner).alive().filter(_postgresql_matches(terms))
+    return Coalesce(Subquery(matching.order_by("-id").values("id")[size - 1 : size]), Value(0))
+
+
+def _search_postgresql(queryset, *, terms, floor):
+    every = tsquery_text(terms, "&")
     rank = RawSQL(
         "(CASE WHEN ts_filter(search_vector, '{a}') @@ to_tsquery('simple'::regconfig, %s) THEN 1 ELSE 0 END)"
         " + ts_rank(search_vector, to_tsquery('simple'::regconfig, %s), 32)",
         [tsquery_text(terms, "|"), every],
         output_field=FloatField(),
     )
-    return queryset.filter(matches).filter(pk__gte=Coalesce(Subquery(nth_newest), Value(0))).annotate(search_rank=rank)
+    return (
+        queryset.filter(_postgresql_matches(terms))
+        .annotate(window_floor=floor)
+        .filter(pk__gte=F("window_floor"))
+        .annotate(search_rank=rank)
+    )
 
 
 def search_window():

@@ -321,6 +321,29 @@ def test_a_common_word_ranks_only_the_newest_matches(auth_client, user, settings
     assert set(ids(search(auth_client, "milk"))) == newest
 
 
+@pytest.mark.parametrize("ordering", [None, "-created_at", "created_at", "title", "-title", "-updated_at"])
+def test_a_walk_keeps_the_window_it_started_in_while_notes_are_created(auth_client, user, settings, ordering):
+    # The window was the newest matches at each page: notes created during the walk pushed the
+    # oldest out of later pages, which `-created_at` shows last (found by the concurrency probe).
+    settings.NOTES_SEARCH_WINDOW = 8
+    older = [NoteFactory(owner=user, title=f"old {i}", content="milk") for i in range(4)]
+    window = [NoteFactory(owner=user, title=f"n{i:02}", content="milk " * (i % 3 + 1)) for i in range(8)]
+
+    seen, url, pages = [], "/api/notes/?search=milk&limit=3" + (f"&ordering={ordering}" if ordering else ""), 0
+    while url and pages < 20:
+        body = auth_client.get(url).json()
+        seen += ids(body["results"])
+        url, pages = body["next"], pages + 1
+        if pages <= 2:
+            NoteFactory.create_batch(4, owner=user, title="new", content="milk")
+
+    assert sorted(pk for pk in seen if pk in {note.pk for note in window}) == sorted(note.pk for note in window)
+    assert len(seen) == len(set(seen))
+    assert not {note.pk for note in older} & set(seen)  # outside the window when the walk started
+    # A new walk starts from the newest matches again.
+    assert set(ids(search(auth_client, "milk", limit=50))).isdisjoint(note.pk for note in window)
+
+
 def test_search_costs_two_queries(auth_client, user, django_assert_num_queries):
     for i in range(30):
         NoteFactory(owner=user, title=f"milk {i}", content="milk", tags=["a", "b"])
