@@ -67,7 +67,10 @@ class KeysetPagination(BasePagination):
                 ordered = ordered.filter(after(keys, position, backwards))
             return list(ordered[:count])
 
-        return self.paginate_rows(request, keys, fetch)
+        rows = self.paginate_rows(request, keys, fetch)
+        # A search's rows carry where its window starts (notes.search); its links keep it.
+        self.window_floor = self.window_floor_of(rows[0]) if rows else None
+        return rows
 
     def paginate_rows(self, request, keys, fetch):
         """The page the request asks for, in the order `keys` (ordering_keys), read by `fetch`.
@@ -79,15 +82,13 @@ class KeysetPagination(BasePagination):
         self.request = request
         self.limit = self.get_limit(request)
         self.keys = keys
+        self.window_floor = None
         position, backwards = self.decode_cursor(request)
         rows = fetch(self.limit + 1, position, backwards)
         has_more = len(rows) > self.limit
         rows = rows[: self.limit]
         if backwards:
             rows.reverse()
-
-        # A search's rows carry where its window starts; the links keep it.
-        self.window_floor = self.window_floor_of(rows[0]) if rows else None
 
         # Moving forwards there is a previous page if we came from a cursor;
         # moving backwards there is a next page by construction.
