@@ -55,6 +55,8 @@ class KeysetPagination(BasePagination):
     max_limit = 200
     # The unique field that ends every ordering, so the order is total.
     tiebreak = "id"
+    # Where a search's window starts, for its links (notes.search); None outside a search.
+    window_floor = None
 
     def paginate_queryset(self, queryset, request, view=None):
         keys = ordering_keys(queryset, self.tiebreak)
