@@ -193,7 +193,7 @@ class NoteFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         # A walk's later pages search the window its first page did.
-        floor = KeysetPagination.cursors_window_floor(self.request)
+        floor = KeysetPagination.window_floor_in_cursor(self.request)
         return search_notes(queryset, owner=self.request.user, terms=value.terms, window_floor=floor)
 
     def filter_tags(self, queryset, name, value):

@@ -190,7 +190,7 @@ class KeysetPagination(BasePagination):
         return row.get("window_floor") if isinstance(row, Mapping) else getattr(row, "window_floor", None)
 
     @classmethod
-    def cursors_window_floor(cls, request):
+    def window_floor_in_cursor(cls, request):
         """Where the search window of the request's cursor starts: None without one, or for a cursor paging refuses."""
         raw = request.query_params.get(cls.cursor_query_param)
         if raw is None:
