@@ -27,7 +27,9 @@ workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = env_int("GUNICORN_THREADS", 4, minimum=1)
 keepalive = env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
-# A request that takes longer than this is killed and its worker replaced.
+# A worker that stops telling the arbiter it is alive for this long is killed
+# and replaced. With gthread that bounds a stuck worker, not a long request:
+# the worker's main loop goes on telling while a thread runs one.
 timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=0)
 # Recycle workers now and then, so a slow leak can never grow without bound.
