@@ -1,7 +1,7 @@
 """Django's browser middleware (session, login, messages), passed by for API token requests.
 
-Kept apart from notesite.middleware, which the logging configuration
-imports before the apps are ready.
+Kept apart from notesite.middleware: these wrap Django's own, whose
+imports need the apps ready.
 """
 
 from django.contrib.auth.middleware import AuthenticationMiddleware, get_user

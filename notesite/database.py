@@ -13,7 +13,7 @@ import sqlite3
 from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from notesite.middleware import logged_path
+from notesite.logs import logged_path
 
 logger = logging.getLogger(__name__)
 

@@ -542,10 +542,10 @@ if NOTES_ATTACHMENT_MAX_BYTES < 1 or NOTES_USER_QUOTA_BYTES < 0:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "notesite.middleware.JSONFormatter"}},
+    "formatters": {"json": {"()": "notesite.logs.JSONFormatter"}},
     "filters": {
-        "public_link_tokens": {"()": "notesite.middleware.PublicLinkTokenFilter"},
-        "suspicious_requests": {"()": "notesite.middleware.SuspiciousRequestFilter"},
+        "public_link_tokens": {"()": "notesite.logs.PublicLinkTokenFilter"},
+        "suspicious_requests": {"()": "notesite.logs.SuspiciousRequestFilter"},
     },
     "handlers": {
         "stderr": {

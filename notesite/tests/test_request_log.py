@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from notesite.middleware import JSONFormatter
+from notesite.logs import JSONFormatter
 
 
 def record(**extra):
@@ -48,7 +48,7 @@ def test_a_line_of_djangos_about_a_link_leaves_its_token_out():
     # Django logs a 5xx as "Service Unavailable: <path>", with the request itself in the record.
     from django.test import RequestFactory
 
-    from notesite.middleware import PublicLinkTokenFilter
+    from notesite.logs import PublicLinkTokenFilter
 
     handler = next(
         handler
@@ -74,7 +74,7 @@ def log_lines():
     """What the log's handler writes, as parsed lines."""
     import io
 
-    from notesite.middleware import SuspiciousRequestFilter
+    from notesite.logs import SuspiciousRequestFilter
 
     handler = next(
         handler
