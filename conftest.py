@@ -75,10 +75,14 @@ def wsgi_application(db):
     transaction); a real WSGI client (schemathesis, httpx) needs the same.
     """
     from django.core.signals import request_finished, request_started
+    from django.core.wsgi import get_wsgi_application
     from django.db import close_old_connections
 
-    from notesite.wsgi import application
+    from notesite.chunked import ChunkedBodies
 
+    # Built as notesite.wsgi builds it, with the test's settings: a middleware
+    # may leave itself out of the chain for a setting (notesite.middleware.CorsMiddleware).
+    application = ChunkedBodies(get_wsgi_application())
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield application
@@ -103,6 +107,15 @@ def wsgi_client(wsgi_application, user):
         headers={"Authorization": f"Token {token}"},
     ) as client:
         yield client
+
+
+CORS_ORIGIN = "https://notes.example.com"
+
+
+@pytest.fixture
+def cors(settings):
+    """A browser app's origin allowed (NOTES_CORS_ORIGINS), before any client's middleware is built."""
+    settings.CORS_ALLOWED_ORIGINS = [CORS_ORIGIN, "http://localhost:5173"]
 
 
 @pytest.fixture

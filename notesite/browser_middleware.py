@@ -20,10 +20,14 @@ def carries_api_token(request):
     to the session cookie, so nothing reads the session, the session's user
     or the messages.
     """
-    if not request.path_info.startswith("/api/"):
-        return False
-    credentials = get_authorization_header(request).split()
-    return bool(credentials) and credentials[0].lower() == b"token"
+    try:
+        return request._carries_api_token  # asked by each of the three below
+    except AttributeError:
+        credentials = get_authorization_header(request).split()
+        request._carries_api_token = (
+            request.path_info.startswith("/api/") and bool(credentials) and credentials[0].lower() == b"token"
+        )
+        return request._carries_api_token
 
 
 class BrowserOnly:

@@ -135,7 +135,7 @@ MIDDLEWARE = [
     "notesite.middleware.OptionalTrailingSlashMiddleware",
     "notesite.middleware.RequestLogMiddleware",
     # Before anything else that may answer: a preflight gets its CORS answer here.
-    "corsheaders.middleware.CorsMiddleware",
+    "notesite.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session, login and messages middleware, passed by for requests
     # the API authenticates by token (notesite.browser_middleware). CSRF's

@@ -227,11 +227,7 @@ def test_parse_range_refuses(header):
         parse_range(header, 100)
 
 
-def test_a_browser_app_may_ask_for_ranges_and_read_the_download_headers(
-    api_client, auth_client, download_url, settings
-):
-    settings.CORS_ALLOWED_ORIGINS = ["https://notes.example.com"]
-
+def test_a_browser_app_may_ask_for_ranges_and_read_the_download_headers(cors, api_client, auth_client, download_url):
     preflight = api_client.options(
         download_url,
         HTTP_ORIGIN="https://notes.example.com",

@@ -1,18 +1,14 @@
 """CORS: browser apps on the origins in NOTES_CORS_ORIGINS may call the API with a token."""
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
+from django.http import HttpResponse
 
+from conftest import CORS_ORIGIN as LISTED
+from notesite.middleware import CorsMiddleware
 from notesite.settings import env_origins
 
 pytestmark = pytest.mark.django_db
-
-LISTED = "https://notes.example.com"
-
-
-@pytest.fixture
-def cors(settings):
-    settings.CORS_ALLOWED_ORIGINS = [LISTED, "http://localhost:5173"]
 
 
 def preflight(client, path, origin, method="DELETE", headers="authorization, content-type, if-match"):
@@ -24,7 +20,7 @@ def preflight(client, path, origin, method="DELETE", headers="authorization, con
     )
 
 
-def test_preflight_from_a_listed_origin_is_allowed(api_client, cors):
+def test_preflight_from_a_listed_origin_is_allowed(cors, api_client):
     response = preflight(api_client, "/api/notes/1/", LISTED)
 
     assert response.status_code == 200
@@ -35,7 +31,7 @@ def test_preflight_from_a_listed_origin_is_allowed(api_client, cors):
     assert "Access-Control-Allow-Credentials" not in response
 
 
-def test_preflight_from_an_unlisted_origin_gets_no_allowance(api_client, cors):
+def test_preflight_from_an_unlisted_origin_gets_no_allowance(cors, api_client):
     response = preflight(api_client, "/api/notes/1/", "https://evil.example.net")
 
     assert "Access-Control-Allow-Origin" not in response
@@ -50,21 +46,29 @@ def test_no_origin_is_allowed_by_default(api_client, settings):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_a_preflight_needs_no_token_even_on_protected_endpoints(api_client, cors):
+def test_the_cors_middleware_leaves_itself_out_until_an_origin_is_listed(settings):
+    with pytest.raises(MiddlewareNotUsed):
+        CorsMiddleware(HttpResponse)
+
+    settings.CORS_ALLOWED_ORIGINS = [LISTED]
+    assert CorsMiddleware(HttpResponse).get_response is HttpResponse
+
+
+def test_a_preflight_needs_no_token_even_on_protected_endpoints(cors, api_client):
     response = preflight(api_client, "/api/auth/tokens/", LISTED)
 
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == LISTED
 
 
-def test_a_path_without_its_trailing_slash_is_answered_the_same(api_client, cors):
+def test_a_path_without_its_trailing_slash_is_answered_the_same(cors, api_client):
     response = preflight(api_client, "/api/notes", LISTED, method="POST")
 
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == LISTED
 
 
-def test_the_request_itself_carries_the_allowance_and_exposes_the_etag(auth_client, user, cors):
+def test_the_request_itself_carries_the_allowance_and_exposes_the_etag(cors, auth_client, user):
     created = auth_client.post("/api/notes/", {"title": "from the browser"}, format="json", HTTP_ORIGIN=LISTED)
 
     assert created.status_code == 201
@@ -73,13 +77,13 @@ def test_the_request_itself_carries_the_allowance_and_exposes_the_etag(auth_clie
     assert "origin" in created["Vary"].lower()
 
 
-def test_an_unlisted_origins_request_carries_no_allowance(auth_client, cors):
+def test_an_unlisted_origins_request_carries_no_allowance(cors, auth_client):
     response = auth_client.get("/api/notes/", HTTP_ORIGIN="https://evil.example.net")
 
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_pages_outside_the_api_are_not_shared(client, cors):
+def test_pages_outside_the_api_are_not_shared(cors, client):
     response = client.get("/admin/login/", HTTP_ORIGIN=LISTED)
 
     assert "Access-Control-Allow-Origin" not in response

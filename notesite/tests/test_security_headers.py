@@ -109,14 +109,14 @@ MIDDLEWARE_ANSWERS = {
         {
             "method": "OPTIONS",
             "url": "/api/notes/",
-            "headers": {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+            "headers": {"Origin": "https://notes.example.com", "Access-Control-Request-Method": "POST"},
         },
     ),
 }
 
 
 @pytest.mark.parametrize("case", MIDDLEWARE_ANSWERS)
-def test_answers_made_by_middleware_carry_the_security_headers(wsgi_client, promised, settings, case):
+def test_answers_made_by_middleware_carry_the_security_headers(cors, wsgi_client, promised, settings, case):
     settings.NOTES_MAX_BODY_BYTES = 64
     status, request = MIDDLEWARE_ANSWERS[case]
     headers = {"Content-Type": "application/json", **request.get("headers", {})}
