@@ -9,6 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from corsheaders import middleware as cors
 from corsheaders.conf import conf as cors_settings
+from corsheaders.signals import check_request_enabled
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import JsonResponse
@@ -86,6 +87,8 @@ class CorsMiddleware(cors.CorsMiddleware):
             cors_settings.CORS_ALLOWED_ORIGINS
             or cors_settings.CORS_ALLOWED_ORIGIN_REGEXES
             or cors_settings.CORS_ALLOW_ALL_ORIGINS
+            # Its signal may allow an origin per request; receivers connect when the apps are ready.
+            or check_request_enabled.has_listeners()
         ):
             raise MiddlewareNotUsed
         super().__init__(get_response)

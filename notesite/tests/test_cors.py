@@ -1,6 +1,7 @@
 """CORS: browser apps on the origins in NOTES_CORS_ORIGINS may call the API with a token."""
 
 import pytest
+from corsheaders.signals import check_request_enabled
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.http import HttpResponse
 
@@ -52,6 +53,20 @@ def test_the_cors_middleware_leaves_itself_out_until_an_origin_is_listed(setting
 
     settings.CORS_ALLOWED_ORIGINS = [LISTED]
     assert CorsMiddleware(HttpResponse).get_response is HttpResponse
+
+
+def test_an_origin_allowed_by_corsheaders_signal_keeps_the_middleware(api_client):
+    def allow_listed(sender, request, **kwargs):
+        return request.headers.get("Origin") == LISTED
+
+    check_request_enabled.connect(allow_listed)
+    try:
+        response = preflight(api_client, "/api/notes/", LISTED)
+    finally:
+        check_request_enabled.disconnect(allow_listed)
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == LISTED
 
 
 def test_a_preflight_needs_no_token_even_on_protected_endpoints(cors, api_client):
