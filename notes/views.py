@@ -2,7 +2,7 @@ import functools
 
 import orjson
 from django.db import connections, router
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import get_script_prefix
 from django_filters.rest_framework import DjangoFilterBackend
@@ -243,10 +243,13 @@ class NoteViewSet(OwnedByUserMixin, ConditionalNoteMixin, viewsets.ModelViewSet)
     def retrieve(self, request, *args, **kwargs):
         if self.written_by_database():
             note = self.get_written_object()
-            body = orjson.Fragment(note["json"])
-        else:
-            note = self.get_object()
-            body = self.get_serializer(note).data
+            # The answer is the database's text as it is: what the JSON renderer
+            # would write of it, without building and rendering a DRF Response.
+            return self.precondition_answer(note) or HttpResponse(
+                note["json"], content_type=request.accepted_renderer.media_type, headers={"ETag": etag_for(note)}
+            )
+        note = self.get_object()
+        body = self.get_serializer(note).data
         return self.precondition_answer(note) or Response(body, headers={"ETag": etag_for(note)})
 
     def update(self, request, *args, **kwargs):
