@@ -75,14 +75,13 @@ def wsgi_application(db):
     transaction); a real WSGI client (schemathesis, httpx) needs the same.
     """
     from django.core.signals import request_finished, request_started
-    from django.core.wsgi import get_wsgi_application
     from django.db import close_old_connections
 
-    from notesite.chunked import ChunkedBodies
+    from notesite.wsgi import build_application
 
-    # Built as notesite.wsgi builds it, with the test's settings: a middleware
-    # may leave itself out of the chain for a setting (notesite.middleware.CorsMiddleware).
-    application = ChunkedBodies(get_wsgi_application())
+    # Built for the test, with its settings: a middleware may leave itself
+    # out of the chain for a setting (notesite.middleware.CorsMiddleware).
+    application = build_application()
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield application

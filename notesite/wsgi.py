@@ -8,4 +8,10 @@ from notesite.chunked import ChunkedBodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notesite.settings")
 
-application = ChunkedBodies(get_wsgi_application())
+
+def build_application():
+    """Django's WSGI handler, with the middleware the settings name, taking chunked bodies from gunicorn."""
+    return ChunkedBodies(get_wsgi_application())
+
+
+application = build_application()
