@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from conftest import CORS_ORIGIN
 from notes.attachments.downloads import Unsatisfiable, parse_range
 from notes.tests.attachment_helpers import PNG, body, sha256, upload
 
@@ -230,11 +231,11 @@ def test_parse_range_refuses(header):
 def test_a_browser_app_may_ask_for_ranges_and_read_the_download_headers(cors, api_client, auth_client, download_url):
     preflight = api_client.options(
         download_url,
-        HTTP_ORIGIN="https://notes.example.com",
+        HTTP_ORIGIN=CORS_ORIGIN,
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, range, if-range",
     )
-    response = auth_client.get(download_url, HTTP_ORIGIN="https://notes.example.com", HTTP_RANGE="bytes=0-0")
+    response = auth_client.get(download_url, HTTP_ORIGIN=CORS_ORIGIN, HTTP_RANGE="bytes=0-0")
 
     assert {"range", "if-range"} <= set(preflight["Access-Control-Allow-Headers"].split(", "))
     exposed = set(response["Access-Control-Expose-Headers"].split(", "))
