@@ -1,13 +1,23 @@
-"""A reused PostgreSQL connection is checked without a round trip unless the server spoke (notesite/postgresql)."""
+"""notesite/postgresql: health checks without a round trip unless the server spoke, and date-times read in C."""
 
+import datetime
 import time
 
 import httpx
 import psycopg
 import pytest
-from django.db import connection
+from django.db import DataError, connection
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.test import override_settings
+from psycopg.postgres import types
+from psycopg.pq import Format
 
-from notesite.postgresql.base import DatabaseWrapper, server_has_spoken
+from notesite.postgresql.base import (
+    PSYCOPG_TIMESTAMPTZ_LOADER,
+    DatabaseWrapper,
+    UTCTimestamptzLoader,
+    server_has_spoken,
+)
 from notesite.tests.servers import Server, manage, seed_users, served_database, server_env
 
 pytestmark = pytest.mark.postgresql
@@ -92,6 +102,78 @@ def test_the_server_has_spoken_only_when_there_is_something_to_read():
             other.execute("NOTIFY notes_test_channel")
         wait_until_spoken(conn)
         assert server_has_spoken(conn.fileno())
+
+
+TIMESTAMPTZ_OID = types["timestamptz"].oid
+
+# Date-times as PostgreSQL may hold them, and some no Python datetime can hold.
+DATE_TIMES = [
+    "2026-12-08 03:00:00.123456+02",
+    "2026-03-29 02:30:00 Europe/Paris",
+    "1900-01-01 00:00:00+00:19:32",
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+    "0001-01-01 00:00:00+05",
+    "2000-01-01 00:00:00 BC",
+    "infinity",
+    "-infinity",
+]
+
+
+def read_date_time(cursor, text):
+    """What reading `text` as a timestamptz gives: the value, or the error's type and message."""
+    try:
+        cursor.execute("SELECT %s::timestamptz", [text])
+        return cursor.fetchone()[0]
+    except (psycopg.DataError, DataError) as error:  # psycopg's own, or as Django's cursor wraps it
+        return type(error).__name__, str(error)
+
+
+@pytest.mark.django_db
+def test_date_times_are_read_by_psycopgs_own_loader():
+    connection.ensure_connection()
+
+    assert connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is UTCTimestamptzLoader
+    assert isinstance(UTCTimestamptzLoader(TIMESTAMPTZ_OID, connection.connection), PSYCOPG_TIMESTAMPTZ_LOADER)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", DATE_TIMES)
+def test_a_date_time_reads_as_djangos_own_loader_reads_it(text):
+    with psycopg.connect(**connect_kwargs()) as djangos:
+        djangos.execute("SET TIME ZONE 'UTC'")
+        register_tzloader(datetime.UTC, djangos)
+        expected = read_date_time(djangos.cursor(), text)
+
+    with connection.cursor() as cursor:
+        value = read_date_time(cursor, text)
+
+    assert value == expected
+    if isinstance(expected, datetime.datetime):
+        assert value.tzinfo is datetime.UTC
+
+
+def test_a_connection_with_a_time_zone_of_its_own_keeps_djangos_loader(django_db_blocker):
+    settings_dict = {**connection.settings_dict, "NAME": "postgres", "TIME_ZONE": "Asia/Tokyo"}
+    tokyo = DatabaseWrapper(settings_dict, alias="tokyo")
+    with django_db_blocker.unblock():
+        try:
+            with tokyo.cursor() as cursor:
+                value = read_date_time(cursor, "2026-12-08 03:00:00+02")
+        finally:
+            tokyo.close()
+
+    assert value == datetime.datetime(2026, 12, 8, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
+    assert str(value.tzinfo) == "Asia/Tokyo"
+
+
+@pytest.mark.django_db
+def test_without_use_tz_date_times_read_naive_as_django_reads_them():
+    connection.ensure_connection()
+    with override_settings(USE_TZ=False), connection.cursor() as cursor:
+        value = read_date_time(cursor, "2026-12-08 03:00:00+02")
+
+    assert value == datetime.datetime(2026, 12, 8, 1, 0)
 
 
 @pytest.mark.stress
