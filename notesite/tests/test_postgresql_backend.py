@@ -153,22 +153,22 @@ def test_a_date_time_reads_as_djangos_own_loader_reads_it(text):
         assert value.tzinfo is datetime.UTC
 
 
-def test_a_connection_with_a_time_zone_of_its_own_keeps_djangos_loader(django_db_blocker):
-    settings_dict = {**connection.settings_dict, "NAME": "postgres", "TIME_ZONE": "Asia/Tokyo"}
-    tokyo = DatabaseWrapper(settings_dict, alias="tokyo")
-    with django_db_blocker.unblock():
+def test_a_connection_made_without_use_tz_keeps_djangos_loader(django_db_blocker):
+    naive = DatabaseWrapper({**connection.settings_dict, "NAME": "postgres"}, alias="naive")
+    with override_settings(USE_TZ=False), django_db_blocker.unblock():
         try:
-            with tokyo.cursor() as cursor:
+            with naive.cursor() as cursor:
+                loader = naive.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
                 value = read_date_time(cursor, "2026-12-08 03:00:00+02")
         finally:
-            tokyo.close()
+            naive.close()
 
-    assert value == datetime.datetime(2026, 12, 8, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
-    assert str(value.tzinfo) == "Asia/Tokyo"
+    assert loader is not UTCTimestamptzLoader
+    assert value == datetime.datetime(2026, 12, 8, 1, 0)
 
 
 @pytest.mark.django_db
-def test_without_use_tz_date_times_read_naive_as_django_reads_them():
+def test_use_tz_turned_off_on_an_open_connection_puts_djangos_loader_back():
     connection.ensure_connection()
     with override_settings(USE_TZ=False), connection.cursor() as cursor:
         value = read_date_time(cursor, "2026-12-08 03:00:00+02")
