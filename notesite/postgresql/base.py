@@ -21,12 +21,11 @@ import select
 
 from django.db.backends.postgresql import base
 from psycopg import adapt, adapters
-from psycopg.postgres import types
 from psycopg.pq import Format
 
 # psycopg's loader of a timestamptz written as text: its C implementation
 # when psycopg's binary package is installed, as requirements.txt has it.
-PSYCOPG_TIMESTAMPTZ_LOADER = adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
+PSYCOPG_TIMESTAMPTZ_LOADER = adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
 
 
 class UTCTimestamptzLoader:
@@ -54,7 +53,7 @@ class UTCTimestamptzLoader:
 def with_utc_timestamptz_loader(template):
     """Django's adapters for a connection (`template`), date-times read by UTCTimestamptzLoader."""
     context = adapt.AdaptersMap(template)
-    context.register_loader("timestamptz", UTCTimestamptzLoader)
+    context.register_loader(base.TIMESTAMPTZ_OID, UTCTimestamptzLoader)
     return context
 
 

@@ -7,9 +7,9 @@ import httpx
 import psycopg
 import pytest
 from django.db import DataError, connection
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.test import override_settings
-from psycopg.postgres import types
 from psycopg.pq import Format
 
 from notesite.postgresql.base import (
@@ -103,8 +103,6 @@ def test_the_server_has_spoken_only_when_there_is_something_to_read():
         wait_until_spoken(conn)
         assert server_has_spoken(conn.fileno())
 
-
-TIMESTAMPTZ_OID = types["timestamptz"].oid
 
 # Date-times as PostgreSQL may hold them, and some no Python datetime can hold.
 DATE_TIMES = [
